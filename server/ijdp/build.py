@@ -1,0 +1,129 @@
+"""ijdp build: validate everything, then write the dumps atomically."""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from rdflib import Dataset, Graph
+
+from . import __version__
+from .config import PUBLISHED_BASE
+from .errors import ValidationFailed
+from .formats import RDF_FORMATS
+from .iris import rebase_graph
+from .knowledge import Publication, add_inferred_types, assemble
+from .metadata import DUMP_STEM, add_metadata, inputs_digest
+from .reasoning import check_consistency
+from .validation import Report, validate
+from .vocab import GRAPH_NAMES, PREFIXES, graph_iri
+
+REASONED_GRAPHS = ("ontology", "facts", "links", "derived")
+
+
+def build_publication(skip_reasoner: bool = False, log=lambda message: None) -> tuple[Publication, Report]:
+    """Assemble, reason, describe and validate; raise on any problem."""
+    publication = assemble()
+    log(f"assembled: {', '.join(f'{n} {len(g)}' for n, g in publication.graphs.items() if len(g))} triples")
+    if skip_reasoner:
+        log("warning: --skip-reasoner: the OWL consistency check was NOT run")
+    else:
+        inferred = check_consistency(publication.merged(REASONED_GRAPHS))
+        add_inferred_types(publication, inferred)
+        log(f"OWL (HermiT): consistent; {len(inferred)} entailed types added to the derived graph")
+    add_metadata(publication)
+    report = validate(publication.merged())
+    if not report.conforms:
+        raise ValidationFailed(report.as_text())
+    log(f"SHACL: conforms ({len(publication.merged())} triples)")
+    return publication, report
+
+
+def _bind(graph) -> None:
+    for prefix, namespace in PREFIXES.items():
+        graph.bind(prefix, namespace, override=True, replace=True)
+
+
+def _sorted_lines(text: str) -> bytes:
+    lines = sorted({line for line in text.splitlines() if line.strip()})
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def jsonld_context(base: str = PUBLISHED_BASE) -> dict:
+    return {"@context": {prefix: namespace.replace(PUBLISHED_BASE, base) for prefix, namespace in PREFIXES.items()}}
+
+
+def serialise(publication: Publication, fmt, base: str) -> bytes:
+    """One dump: graph-keeping formats keep the named graphs apart, the others merge them."""
+    if fmt.keeps_graphs:
+        dataset = Dataset()
+        for name in GRAPH_NAMES:
+            target = dataset.graph(graph_iri(name, base))
+            target += rebase_graph(publication.graphs[name], base)
+        _bind(dataset)
+        if fmt.name == "nquads":
+            return _sorted_lines(dataset.serialize(format="nquads"))
+        return dataset.serialize(format=fmt.rdflib_name, encoding="utf-8")
+    graph = Graph()
+    for name in GRAPH_NAMES:
+        graph += rebase_graph(publication.graphs[name], base)
+    _bind(graph)
+    if fmt.name == "nt":
+        return _sorted_lines(graph.serialize(format="nt"))
+    if fmt.name == "jsonld":
+        return graph.serialize(format="json-ld", context=jsonld_context(base)["@context"], encoding="utf-8")
+    return graph.serialize(format=fmt.rdflib_name, encoding="utf-8")
+
+
+def _gzip(data: bytes) -> bytes:
+    # mtime=0 and no file name keep the gzip bytes stable across builds.
+    return gzip.compress(data, compresslevel=9, mtime=0)
+
+
+def write_dumps(publication: Publication, report: Report, out_dir: Path, base: str = PUBLISHED_BASE) -> dict:
+    """Write every dump into a fresh folder, then swap it in: a failure leaves out_dir as it was."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
+    try:
+        files = {}
+        for fmt in RDF_FORMATS:
+            data = serialise(publication, fmt, base)
+            files[f"{DUMP_STEM}.{fmt.extension}"] = data
+            files[f"{DUMP_STEM}.{fmt.extension}.gz"] = _gzip(data)
+        files["context.jsonld"] = json.dumps(jsonld_context(base), indent=2, sort_keys=True).encode() + b"\n"
+        files["validation-report.ttl"] = report.as_turtle().encode("utf-8")
+        for name, data in files.items():
+            (staging / name).write_bytes(data)
+        sums = "".join(f"{hashlib.sha256(files[n]).hexdigest()}  {n}\n" for n in sorted(files))
+        (staging / "SHA256SUMS").write_text(sums)
+        info = {
+            "version": inputs_digest()[:12],
+            "tool": f"ijdp {__version__}",
+            "base_iri": base,
+            "built_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "source_sha256": publication.snapshot_sha256,
+            "triples": {name: len(publication.graphs[name]) for name in GRAPH_NAMES},
+            "files": {n: {"bytes": len(files[n]), "sha256": hashlib.sha256(files[n]).hexdigest()} for n in sorted(files)},
+        }
+        (staging / "build.json").write_text(json.dumps(info, indent=2) + "\n")
+        _swap_in(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return info
+
+
+def _swap_in(staging: Path, out_dir: Path) -> None:
+    previous = None
+    if out_dir.exists():
+        previous = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+        out_dir.rename(previous)
+    staging.rename(out_dir)
+    if previous is not None:
+        shutil.rmtree(previous, ignore_errors=True)

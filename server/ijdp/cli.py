@@ -1,0 +1,133 @@
+"""The ijdp command line: build, validate, query, serve."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .config import Settings, help_text
+from .errors import IjdpError
+
+DEFAULTS = Settings()
+
+
+def fail(err: IjdpError):
+    click.echo(f"ijdp: {err}", err=True)
+    sys.exit(err.exit_status)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ijdp")
+def main():
+    """The India-Japan semiconductor MoC as linked data."""
+
+
+@main.command()
+@click.option("--out", "out_dir", default=DEFAULTS.dist_dir, show_default=True, type=click.Path(file_okay=False),
+              help="Directory to write the dumps to (replaced atomically).")
+@click.option("--base-iri", default=DEFAULTS.base_iri, show_default=True, help=help_text("base_iri"))
+@click.option("--skip-reasoner", is_flag=True, help=help_text("skip_reasoner"))
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
+def build(out_dir, base_iri, skip_reasoner, quiet):
+    """Validate (SHACL and OWL consistency), then write every dump and SHA256SUMS."""
+    from .build import build_publication, write_dumps
+
+    log = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
+    try:
+        publication, report = build_publication(skip_reasoner=skip_reasoner, log=log)
+        info = write_dumps(publication, report, Path(out_dir), base=base_iri)
+    except IjdpError as err:
+        fail(err)
+    log(f"wrote {len(info['files'])} files to {out_dir}/ (version {info['version']})")
+
+
+@main.command()
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "turtle", "json"]), default="text", show_default=True)
+def validate(files, fmt):
+    """Validate the publication (or FILES, with the ontology) against the SHACL shapes.
+
+    Exit status 1 when there are violations, 2 when a file cannot be read.
+    """
+    from . import resources
+    from .knowledge import assemble
+    from .metadata import add_metadata
+    from .rdfio import load_graph
+    from .validation import origins_of, validate as run
+
+    try:
+        if files:
+            data = load_graph(*resources.ontology_files(), *map(Path, files))
+            origins = origins_of(files)
+        else:
+            publication = assemble()
+            add_metadata(publication)
+            data = publication.merged()
+            origins = origins_of([resources.data_folder() / "facts.trig", resources.data_folder() / "links.ttl"])
+        report = run(data, origins=origins)
+    except IjdpError as err:
+        fail(err)
+    click.echo({"text": report.as_text, "turtle": report.as_turtle, "json": report.as_json}[fmt]())
+    sys.exit(0 if report.conforms else 1)
+
+
+QUERY_FORMATS = ["json", "xml", "csv", "tsv", "table", "turtle", "nt", "jsonld", "rdfxml", "trig", "nquads"]
+
+
+@main.command()
+@click.argument("query_text", required=False)
+@click.option("--query", "query_file", type=click.Path(dir_okay=False), help="Read the query from FILE.")
+@click.option("--data", "data_files", multiple=True, type=click.Path(dir_okay=False),
+              help="Query these RDF files (default graph) instead of the project's data. Repeatable.")
+@click.option("--named", "named_files", multiple=True, metavar="NAME=FILE",
+              help="Load FILE as the named graph NAME. Repeatable.")
+@click.option("--format", "fmt", type=click.Choice(QUERY_FORMATS), default=None,
+              help="Output format (default: table for SELECT/ASK at a terminal, json otherwise; turtle for graphs).")
+@click.option("--dist", default=DEFAULTS.dist_dir, show_default=True, help="Built dumps to query by default.")
+def query(query_text, query_file, data_files, named_files, fmt, dist):
+    """Run a SPARQL query against the project's data or the given files."""
+    import pyoxigraph
+
+    from .sparql import as_table, execute, is_graph_result, serialise_results
+    from .store import load_file, open_built
+
+    try:
+        if bool(query_text) == bool(query_file):
+            raise IjdpError("give a query either as an argument or with --query FILE")
+        if query_file:
+            try:
+                query_text = Path(query_file).read_text(encoding="utf-8")
+            except OSError as err:
+                raise IjdpError(f"{query_file}: cannot read: {err.strerror}") from None
+        if data_files or named_files:
+            store = pyoxigraph.Store()
+            for path in data_files:
+                load_file(store, path)
+            for item in named_files:
+                name, sep, path = item.partition("=")
+                if not sep or not name:
+                    raise IjdpError(f"--named expects NAME=FILE, got {item!r}")
+                load_file(store, path, graph=name)
+            union = False
+        else:
+            store = open_built(dist)
+            union = True
+        results = execute(store, query_text, union_default=union)
+        graph = is_graph_result(results)
+        fmt = fmt or ("turtle" if graph else ("table" if sys.stdout.isatty() else "json"))
+        if fmt == "table":
+            output = (as_table(results) + "\n").encode("utf-8")
+        else:
+            if graph and fmt in ("json", "xml", "csv", "tsv"):
+                raise IjdpError(f"--format {fmt} is for SELECT/ASK results; use turtle, nt, jsonld, rdfxml, trig or nquads")
+            if not graph and fmt not in ("json", "xml", "csv", "tsv"):
+                raise IjdpError(f"--format {fmt} is for CONSTRUCT/DESCRIBE results; use json, xml, csv, tsv or table")
+            output = serialise_results(results, fmt)
+    except IjdpError as err:
+        fail(err)
+    sys.stdout.buffer.write(output)
+
+
+if __name__ == "__main__":
+    main()

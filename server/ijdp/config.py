@@ -1,0 +1,60 @@
+"""Every setting of ijdp, declared once with its default and its help.
+
+The command line, the environment (IJDP_<NAME>) and create_app(config=...)
+all read this table, so a setting is never defined twice.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+
+PUBLISHED_BASE = "https://w3id.org/ijdp/"
+
+
+def _setting(default, help):
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    base_iri: str = _setting(PUBLISHED_BASE, "Base IRI of every resource; the data is rewritten on the fly when it differs from the published base.")
+    dist_dir: str = _setting("dist", "Directory the build writes dumps to and the server reads them from.")
+    host: str = _setting("127.0.0.1", "Interface the server listens on.")
+    port: int = _setting(8000, "Port the server listens on.")
+    workers: int = _setting(2, "Number of server worker processes.")
+    query_timeout: float = _setting(30.0, "Seconds a SPARQL query may run before it is stopped (503).")
+    max_rows: int = _setting(10000, "Most result rows a SELECT returns; a truncated result says so.")
+    max_request_bytes: int = _setting(1_000_000, "Largest request body accepted (413 above).")
+    service_allowlist: tuple = _setting((), "SPARQL endpoints that SERVICE may call; empty refuses every SERVICE.")
+    admin_token: str = _setting("", "Bearer token that enables the SPARQL update path; empty disables it.")
+    skip_reasoner: bool = _setting(False, "Build without the OWL consistency check (only where no Java runtime exists).")
+
+    def with_overrides(self, **values) -> "Settings":
+        known = {f.name for f in fields(self)}
+        return replace(self, **{k: v for k, v in values.items() if k in known and v is not None})
+
+
+def _coerce(kind, text: str):
+    if kind is bool or kind == "bool":
+        return text.strip().lower() in {"1", "true", "yes", "on"}
+    if kind is int or kind == "int":
+        return int(text)
+    if kind is float or kind == "float":
+        return float(text)
+    if kind is tuple or kind == "tuple":
+        return tuple(part for part in text.split() if part)
+    return text
+
+
+def from_environment(environ=os.environ) -> Settings:
+    """Settings with IJDP_<NAME> environment variables applied."""
+    values = {}
+    for f in fields(Settings):
+        raw = environ.get("IJDP_" + f.name.upper())
+        if raw is not None:
+            values[f.name] = _coerce(f.type, raw)
+    return Settings().with_overrides(**values)
+
+
+def help_text(name: str) -> str:
+    return {f.name: f.metadata["help"] for f in fields(Settings)}[name]

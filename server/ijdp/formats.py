@@ -1,0 +1,83 @@
+"""The one table of RDF and SPARQL-results formats.
+
+Server, dumps and command line all read it: a format's name, media type,
+file extension, and whether it can keep named graphs apart.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyoxigraph
+
+
+@dataclass(frozen=True)
+class RdfFormat:
+    name: str
+    media_type: str
+    extension: str
+    rdflib_name: str
+    keeps_graphs: bool
+    label: str
+
+    @property
+    def oxigraph(self):
+        return pyoxigraph.RdfFormat.from_media_type(self.media_type)
+
+
+RDF_FORMATS = (
+    RdfFormat("turtle", "text/turtle", "ttl", "turtle", False, "Turtle"),
+    RdfFormat("nt", "application/n-triples", "nt", "nt", False, "N-Triples"),
+    RdfFormat("jsonld", "application/ld+json", "jsonld", "json-ld", False, "JSON-LD"),
+    RdfFormat("rdfxml", "application/rdf+xml", "rdf", "xml", False, "RDF/XML"),
+    RdfFormat("trig", "application/trig", "trig", "trig", True, "TriG"),
+    RdfFormat("nquads", "application/n-quads", "nq", "nquads", True, "N-Quads"),
+)
+
+
+@dataclass(frozen=True)
+class ResultsFormat:
+    name: str
+    media_type: str
+    extension: str
+    label: str
+
+    @property
+    def oxigraph(self):
+        return pyoxigraph.QueryResultsFormat.from_media_type(self.media_type)
+
+
+RESULTS_FORMATS = (
+    ResultsFormat("json", "application/sparql-results+json", "srj", "SPARQL JSON"),
+    ResultsFormat("xml", "application/sparql-results+xml", "srx", "SPARQL XML"),
+    ResultsFormat("csv", "text/csv", "csv", "CSV"),
+    ResultsFormat("tsv", "text/tab-separated-values", "tsv", "TSV"),
+)
+
+
+def rdf_format(key: str) -> RdfFormat:
+    """The RDF format named by a name, extension or media type."""
+    key = key.lower().lstrip(".")
+    for fmt in RDF_FORMATS:
+        if key in (fmt.name, fmt.extension, fmt.media_type):
+            return fmt
+    aliases = {"ttl": "turtle", "n-triples": "nt", "json-ld": "jsonld", "xml": "rdfxml", "owl": "rdfxml", "nq": "nquads"}
+    if key in aliases:
+        return rdf_format(aliases[key])
+    raise KeyError(key)
+
+
+def rdf_format_for_path(path) -> RdfFormat:
+    suffixes = [s.lstrip(".") for s in str(path).lower().split("/")[-1].split(".")[1:]]
+    if suffixes and suffixes[-1] == "gz":
+        suffixes = suffixes[:-1]
+    if not suffixes:
+        raise KeyError(str(path))
+    return rdf_format(suffixes[-1])
+
+
+def results_format(key: str) -> ResultsFormat:
+    key = key.lower()
+    for fmt in RESULTS_FORMATS:
+        if key in (fmt.name, fmt.extension, fmt.media_type):
+            return fmt
+    raise KeyError(key)

@@ -1,0 +1,206 @@
+"""Assemble the publication's named graphs from the files in data/ and ontology/.
+
+facts       every triple of data/facts.trig (each named graph there is a quote)
+provenance  one rdf:Statement per fact, tied by PROV-O to a Web Annotation whose
+            TextQuoteSelector / TextPositionSelector point into the snapshot
+links       data/links.ttl
+derived     what the build computes (entry into force, expiry, entailed types);
+            every derived triple says what it was derived from and how
+metadata    VoID / DCAT description, written last from the other graphs
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rdflib import RDF, SKOS, XSD, Dataset, Graph, Literal, URIRef
+from rdflib.namespace import DCTERMS
+
+from . import resources
+from .config import PUBLISHED_BASE
+from .errors import IjdpError
+from .rdfio import load_dataset, load_graph
+from .vocab import GRAPH_NAMES, IJDP, OA, PROV, TIME, graph_iri
+
+QUOTE_CONTEXT = 32  # characters of prefix and suffix kept with each quote
+
+
+@dataclass
+class Publication:
+    graphs: dict = field(default_factory=lambda: {name: Graph() for name in GRAPH_NAMES})
+    snapshot_text: str = ""
+    snapshot_sha256: str = ""
+
+    def dataset(self, base: str = PUBLISHED_BASE) -> Dataset:
+        dataset = Dataset()
+        for name in GRAPH_NAMES:
+            target = dataset.graph(graph_iri(name, base))
+            for triple in self.graphs[name]:
+                target.add(triple)
+        return dataset
+
+    def merged(self, names=GRAPH_NAMES) -> Graph:
+        graph = Graph()
+        for name in names:
+            for triple in self.graphs[name]:
+                graph.add(triple)
+        return graph
+
+
+def statement_iri(triple) -> URIRef:
+    """A stable IRI for the statement of a triple, named by its content."""
+    s, p, o = triple
+    digest = hashlib.sha256(f"{s.n3()} {p.n3()} {o.n3()}".encode()).hexdigest()[:16]
+    return URIRef(f"{PUBLISHED_BASE}id/statement/{digest}")
+
+
+def snapshot_iri() -> URIRef:
+    return URIRef(f"{PUBLISHED_BASE}source/{resources.SOURCE_SNAPSHOT}")
+
+
+def add_statement(provenance: Graph, triple, derived_from) -> URIRef:
+    statement = statement_iri(triple)
+    provenance.add((statement, RDF.type, RDF.Statement))
+    provenance.add((statement, RDF.subject, triple[0]))
+    provenance.add((statement, RDF.predicate, triple[1]))
+    provenance.add((statement, RDF.object, triple[2]))
+    for origin in derived_from:
+        provenance.add((statement, PROV.wasDerivedFrom, origin))
+    return statement
+
+
+def locate_quote(text: str, exact: str, where: str) -> int:
+    count = text.count(exact)
+    if count != 1:
+        problem = "does not occur" if count == 0 else f"occurs {count} times (make it longer)"
+        raise IjdpError(f"{where}: quote {exact[:60]!r} {problem} in the source snapshot")
+    return text.index(exact)
+
+
+def add_annotation(provenance: Graph, annotation: URIRef, text: str, exact: str, where: str) -> None:
+    start = locate_quote(text, exact, where)
+    end = start + len(exact)
+    target = URIRef(f"{annotation}/target")
+    quote = URIRef(f"{annotation}/quote-selector")
+    position = URIRef(f"{annotation}/position-selector")
+    add = provenance.add
+    add((annotation, RDF.type, OA.Annotation))
+    add((annotation, RDF.type, PROV.Entity))
+    add((annotation, OA.motivatedBy, OA.describing))
+    add((annotation, OA.hasTarget, target))
+    add((target, RDF.type, OA.SpecificResource))
+    add((target, OA.hasSource, snapshot_iri()))
+    add((target, OA.hasSelector, quote))
+    add((target, OA.hasSelector, position))
+    add((quote, RDF.type, OA.TextQuoteSelector))
+    add((quote, OA.exact, Literal(exact)))
+    add((quote, OA.prefix, Literal(text[max(0, start - QUOTE_CONTEXT):start])))
+    add((quote, OA.suffix, Literal(text[end:end + QUOTE_CONTEXT])))
+    add((position, RDF.type, OA.TextPositionSelector))
+    add((position, OA.start, Literal(start, datatype=XSD.nonNegativeInteger)))
+    add((position, OA.end, Literal(end, datatype=XSD.nonNegativeInteger)))
+
+
+def read_facts(path: Path, text: str, publication: Publication) -> None:
+    """Facts and their provenance from the quote-grouped authoring file."""
+    authoring = load_dataset(path)
+    quotes = {s: str(o) for s, o in authoring.default_graph.subject_objects(IJDP.quote)}
+    other = [t for t in authoring.default_graph if t[1] != IJDP.quote]
+    if other:
+        raise IjdpError(f"{path}: the default graph may only hold ijdp:quote triples; found {other[0][0]} {other[0][1]}")
+    grouped = {g.identifier: g for g in authoring.graphs() if g.identifier != authoring.default_graph.identifier and len(g)}
+    for name in grouped:
+        if name not in quotes:
+            raise IjdpError(f"{path}: graph {name} has facts but no ijdp:quote")
+    for name in quotes:
+        if name not in grouped:
+            raise IjdpError(f"{path}: quote {name} states no facts")
+    facts, provenance = publication.graphs["facts"], publication.graphs["provenance"]
+    for annotation in sorted(grouped):
+        add_annotation(provenance, annotation, text, quotes[annotation], f"{path}")
+        for triple in grouped[annotation]:
+            facts.add(triple)
+            add_statement(provenance, triple, [annotation])
+
+
+def add_duration(year_month: str, duration: str) -> str | None:
+    """'2023-07' + 'P5Y' -> '2028-07'; None where the duration is not in years and months."""
+    ym = re.fullmatch(r"(-?\d{4,})-(\d{2})", year_month)
+    dur = re.fullmatch(r"P(?:(\d+)Y)?(?:(\d+)M)?", duration)
+    if not ym or not dur or duration == "P":
+        return None
+    months = int(ym.group(1)) * 12 + int(ym.group(2)) - 1 + int(dur.group(1) or 0) * 12 + int(dur.group(2) or 0)
+    return f"{months // 12:04d}-{months % 12 + 1:02d}"
+
+
+END_RULE = ("The period in force begins at the date of the event the agreement comes into effect from, "
+            "and ends when its stated duration has elapsed after that date. Computed by ijdp build, not stated by the source.")
+
+
+def derive_period_in_force(publication: Publication) -> None:
+    """Beginning and end instants of each agreement's period in force."""
+    facts, derived, provenance = (publication.graphs[n] for n in ("facts", "derived", "provenance"))
+    for agreement, event in facts.subject_objects(IJDP.inForceFrom):
+        interval = facts.value(agreement, IJDP.periodInForce)
+        date = facts.value(event, DCTERMS.date)
+        duration = facts.value(interval, TIME.hasXSDDuration) if interval is not None else None
+        if interval is None or date is None or duration is None or date.datatype != XSD.gYearMonth:
+            continue
+        end = add_duration(str(date), str(duration))
+        if end is None:
+            continue
+        sources = [statement_iri(t) for t in (
+            (agreement, IJDP.inForceFrom, event), (event, DCTERMS.date, date),
+            (agreement, IJDP.periodInForce, interval), (interval, TIME.hasXSDDuration, duration))]
+        for role, value in (("beginning", str(date)), ("end", end)):
+            instant = URIRef(f"{interval}-{role}".replace("/id/interval/", "/id/instant/"))
+            label = str(facts.value(interval, SKOS.prefLabel) or "Period in force")
+            triples = [
+                (interval, TIME.hasBeginning if role == "beginning" else TIME.hasEnd, instant),
+                (instant, RDF.type, TIME.Instant),
+                (instant, SKOS.prefLabel, Literal(f"{role.capitalize()} of the {label[0].lower()}{label[1:]}", lang="en")),
+                (instant, TIME.inXSDgYearMonth, Literal(value, datatype=XSD.gYearMonth)),
+            ]
+            for triple in triples:
+                derived.add(triple)
+                statement = add_statement(provenance, triple, sources)
+                provenance.add((statement, IJDP.derivationRule, Literal(END_RULE, lang="en")))
+
+
+INFERENCE_RULE = "Entailed by the ijdp ontology from the stated types and properties (OWL 2 reasoning with HermiT)."
+
+
+def add_inferred_types(publication: Publication, inferred) -> None:
+    """Record the reasoner's entailed types in the derived graph."""
+    facts, derived, provenance = (publication.graphs[n] for n in ("facts", "derived", "provenance"))
+    for individual, cls in sorted(inferred):
+        triple = (individual, RDF.type, cls)
+        if triple in facts:
+            continue
+        sources = [statement_iri(t) for t in facts.triples((individual, RDF.type, None))]
+        derived.add(triple)
+        statement = add_statement(provenance, triple, sources)
+        provenance.add((statement, IJDP.derivationRule, Literal(INFERENCE_RULE, lang="en")))
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def assemble() -> Publication:
+    """Ontology, facts, provenance, links and the computed dates (not yet types or metadata)."""
+    snapshot = resources.source_snapshot()
+    publication = Publication(
+        snapshot_text=snapshot.read_text(encoding="utf-8"),
+        snapshot_sha256=sha256_of(snapshot),
+    )
+    publication.graphs["ontology"] = load_graph(*resources.ontology_files())
+    read_facts(resources.data_folder() / "facts.trig", publication.snapshot_text, publication)
+    links = resources.data_folder() / "links.ttl"
+    if links.exists():
+        publication.graphs["links"] = load_graph(links)
+    derive_period_in_force(publication)
+    return publication
+

@@ -1,0 +1,149 @@
+"""The metadata graph: VoID and DCAT description of the dataset and its dumps.
+
+Everything here is computed from the other graphs and the inputs' checksums,
+never from the clock, so that two builds of the same inputs are byte-identical.
+"""
+from __future__ import annotations
+
+import hashlib
+from rdflib import OWL, RDF, SKOS, XSD, Graph, Literal, URIRef
+from rdflib.namespace import DCTERMS, FOAF
+
+from . import __version__, resources
+from .config import PUBLISHED_BASE
+from .formats import RDF_FORMATS
+from .knowledge import Publication, snapshot_iri
+from .vocab import DCAT, GRAPH_NAMES, PROV, SPDX, VOID, graph_iri
+
+LICENSE = URIRef("https://creativecommons.org/licenses/by/4.0/")
+DATASET = URIRef(f"{PUBLISHED_BASE}id/dataset/ijdp")
+DUMP_STEM = "ijdp"
+
+# External datasets we link to, by IRI prefix.
+LINK_TARGETS = {
+    "wikidata": ("Wikidata", "http://www.wikidata.org/entity/"),
+    "geonames": ("GeoNames", "https://sws.geonames.org/"),
+    "eu-authority": ("EU Publications Office authority tables", "http://publications.europa.eu/resource/authority/"),
+}
+
+
+def dump_names() -> list[tuple]:
+    """(format, file name) of every dump the build writes, plain and gzipped."""
+    names = []
+    for fmt in RDF_FORMATS:
+        names.append((fmt, f"{DUMP_STEM}.{fmt.extension}"))
+        names.append((fmt, f"{DUMP_STEM}.{fmt.extension}.gz"))
+    return names
+
+
+def inputs_digest() -> str:
+    """A content version: the SHA-256 of every input file, combined."""
+    digest = hashlib.sha256()
+    paths = resources.ontology_files() + resources.shapes_files() + sorted(resources.data_folder().glob("*.*"))
+    for path in paths:
+        if path.suffix in {".ttl", ".trig", ".txt"}:
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def add_metadata(publication: Publication) -> None:
+    graphs = publication.graphs
+    meta = Graph()
+    add = meta.add
+    data_graphs = [n for n in GRAPH_NAMES if n != "metadata"]
+    merged = publication.merged(data_graphs)
+    version = inputs_digest()[:12]
+    facts = graphs["facts"]
+    entities = {s for s in facts.subjects() if isinstance(s, URIRef) and str(s).startswith(PUBLISHED_BASE + "id/")}
+    classes = set(merged.objects(None, RDF.type))
+    properties = set(merged.predicates())
+
+    add((DATASET, RDF.type, VOID.Dataset))
+    add((DATASET, RDF.type, DCAT.Dataset))
+    add((DATASET, DCTERMS.title, Literal("India-Japan semiconductor supply chain MoC as linked data", lang="en")))
+    add((DATASET, DCTERMS.description, Literal(
+        "Every fact of the July 2023 press release on the Memorandum of Cooperation between India's MeitY and "
+        "Japan's METI on a Japan-India Semiconductor Supply Chain Partnership, each tied to the sentence it came from.",
+        lang="en")))
+    add((DATASET, DCTERMS.license, LICENSE))
+    add((DATASET, DCTERMS.hasVersion, Literal(version)))
+    add((DATASET, OWL.versionInfo, Literal(version)))
+    add((DATASET, DCTERMS.source, snapshot_iri()))
+    add((DATASET, DCTERMS.conformsTo, URIRef(f"{PUBLISHED_BASE}shapes")))
+    add((DATASET, VOID.vocabulary, URIRef(f"{PUBLISHED_BASE}ontology#")))
+    add((DATASET, VOID.sparqlEndpoint, URIRef(f"{PUBLISHED_BASE}sparql")))
+    add((DATASET, VOID.uriSpace, Literal(f"{PUBLISHED_BASE}id/")))
+    add((DATASET, VOID.triples, Literal(len(merged), datatype=XSD.integer)))
+    add((DATASET, VOID.entities, Literal(len(entities), datatype=XSD.integer)))
+    add((DATASET, VOID.classes, Literal(len(classes), datatype=XSD.integer)))
+    add((DATASET, VOID.properties, Literal(len(properties), datatype=XSD.integer)))
+    add((DATASET, VOID.distinctSubjects, Literal(len(set(merged.subjects())), datatype=XSD.integer)))
+    add((DATASET, VOID.distinctObjects, Literal(len(set(merged.objects())), datatype=XSD.integer)))
+    for name in data_graphs:
+        subset = graph_iri(name)
+        add((DATASET, VOID.subset, subset))
+        add((subset, RDF.type, VOID.Dataset))
+        add((subset, DCTERMS.title, Literal(f"{name} graph", lang="en")))
+        add((subset, DCTERMS.license, LICENSE))
+        add((subset, VOID.triples, Literal(len(graphs[name]), datatype=XSD.integer)))
+
+    for fmt, filename in dump_names():
+        url = URIRef(f"{PUBLISHED_BASE}dumps/latest/{filename}")
+        gz = filename.endswith(".gz")
+        add((DATASET, VOID.dataDump, url))
+        dist = URIRef(f"{PUBLISHED_BASE}id/distribution/{filename}")
+        add((DATASET, DCAT.distribution, dist))
+        add((dist, RDF.type, DCAT.Distribution))
+        add((dist, DCTERMS.title, Literal(f"{fmt.label} dump{' (gzip)' if gz else ''}", lang="en")))
+        add((dist, DCAT.downloadURL, url))
+        add((dist, DCAT.mediaType, URIRef(f"https://www.iana.org/assignments/media-types/{fmt.media_type}")))
+        if gz:
+            add((dist, DCAT.compressFormat, URIRef("https://www.iana.org/assignments/media-types/application/gzip")))
+        add((dist, DCTERMS.license, LICENSE))
+
+    for key, (title, prefix) in LINK_TARGETS.items():
+        links = [(s, p, o) for s, p, o in graphs["links"] if str(o).startswith(prefix)]
+        if not links:
+            continue
+        linkset = URIRef(f"{PUBLISHED_BASE}id/linkset/{key}")
+        target = URIRef(f"{PUBLISHED_BASE}id/external-dataset/{key}")
+        add((DATASET, VOID.subset, linkset))
+        add((linkset, RDF.type, VOID.Linkset))
+        add((linkset, DCTERMS.title, Literal(f"Links to {title}", lang="en")))
+        add((linkset, VOID.subjectsTarget, DATASET))
+        add((linkset, VOID.objectsTarget, target))
+        add((linkset, VOID.triples, Literal(len(links), datatype=XSD.integer)))
+        for predicate in sorted({p for _, p, _ in links}):
+            add((linkset, VOID.linkPredicate, predicate))
+        add((target, RDF.type, VOID.Dataset))
+        add((target, DCTERMS.title, Literal(title, lang="en")))
+        add((target, VOID.uriSpace, Literal(prefix)))
+
+    snapshot = snapshot_iri()
+    checksum = URIRef(f"{snapshot}#sha256")
+    add((snapshot, RDF.type, FOAF.Document))
+    add((snapshot, DCTERMS.title, Literal("Source snapshot: the press release as published", lang="en")))
+    add((snapshot, DCTERMS.format, Literal("text/plain; charset=utf-8")))
+    add((snapshot, SPDX.checksum, checksum))
+    add((checksum, RDF.type, SPDX.Checksum))
+    add((checksum, SPDX.algorithm, SPDX.checksumAlgorithm_sha256))
+    add((checksum, SPDX.checksumValue, Literal(publication.snapshot_sha256, datatype=XSD.hexBinary)))
+    add((snapshot, DCTERMS.isFormatOf, URIRef(f"{PUBLISHED_BASE}id/document/press-release")))
+
+    build = URIRef(f"{PUBLISHED_BASE}id/build/{version}")
+    add((DATASET, PROV.wasGeneratedBy, build))
+    add((build, RDF.type, PROV.Activity))
+    add((build, SKOS.prefLabel, Literal(f"ijdp build of version {version}", lang="en")))
+    add((build, PROV.used, snapshot))
+    add((build, PROV.used, URIRef(f"{PUBLISHED_BASE}ontology/1.0.0")))
+    add((build, PROV.used, URIRef(f"{PUBLISHED_BASE}shapes")))
+    add((build, PROV.wasAssociatedWith, URIRef(f"{PUBLISHED_BASE}id/software/ijdp-{__version__}")))
+    add((URIRef(f"{PUBLISHED_BASE}id/software/ijdp-{__version__}"), RDF.type, PROV.SoftwareAgent))
+    add((URIRef(f"{PUBLISHED_BASE}id/software/ijdp-{__version__}"), SKOS.prefLabel,
+         Literal(f"ijdp {__version__}", lang="en")))
+    add((graph_iri("derived"), DCTERMS.description, Literal(
+        "Statements computed by the build (entry into force, expiry, entailed types); not stated by the source.",
+        lang="en")))
+    add((graph_iri("derived"), PROV.wasGeneratedBy, build))
+    graphs["metadata"] = meta
+

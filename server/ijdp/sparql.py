@@ -1,0 +1,91 @@
+"""Running SPARQL with pyoxigraph and writing its results, for the CLI and the server."""
+from __future__ import annotations
+
+import re
+
+import pyoxigraph
+
+from .errors import IjdpError
+from .formats import RDF_FORMATS, RESULTS_FORMATS, rdf_format, results_format
+
+
+class QuerySyntaxError(IjdpError):
+    """The query does not parse; the message is the parser's, with its position."""
+
+
+def parse_error_message(err: SyntaxError) -> str:
+    message = err.args[0] if err.args else str(err)
+    return f"malformed query: {message}"
+
+
+_PROLOGUE = re.compile(r"^(?:\s+|#[^\n]*\n|(?:BASE|PREFIX)\s+[^<]*<[^>]*>)*", re.I)
+
+
+def query_form(query: str) -> str:
+    """SELECT, ASK, CONSTRUCT, DESCRIBE (or UPDATE) from the first keyword after the prologue."""
+    rest = query[_PROLOGUE.match(query).end():]
+    match = re.match(r"\s*([A-Za-z]+)", rest)
+    keyword = match.group(1).upper() if match else ""
+    if keyword in {"SELECT", "ASK", "CONSTRUCT", "DESCRIBE"}:
+        return keyword
+    if keyword in {"INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH"}:
+        return "UPDATE"
+    return "SELECT"
+
+
+def execute(store: pyoxigraph.Store, query: str, *, union_default: bool = True,
+            default_graphs=None, named_graphs=None, base_iri: str | None = None):
+    """Run a query; raise QuerySyntaxError with the parser's message when it does not parse."""
+    kwargs = {"base_iri": base_iri}
+    if default_graphs:
+        kwargs["default_graph"] = [pyoxigraph.NamedNode(g) for g in default_graphs]
+    else:
+        kwargs["use_default_graph_as_union"] = union_default
+    if named_graphs:
+        kwargs["named_graphs"] = [pyoxigraph.NamedNode(g) for g in named_graphs]
+    try:
+        return store.query(query, **kwargs)
+    except SyntaxError as err:
+        raise QuerySyntaxError(parse_error_message(err)) from None
+    except OSError as err:  # evaluation errors (e.g. a SERVICE that cannot be reached)
+        raise IjdpError(f"query failed: {err}") from None
+
+
+def is_graph_result(results) -> bool:
+    return isinstance(results, pyoxigraph.QueryTriples)
+
+
+def serialise_results(results, format_name: str) -> bytes:
+    """Bytes of the results in a SPARQL-results format (SELECT/ASK) or RDF format (CONSTRUCT/DESCRIBE)."""
+    if is_graph_result(results):
+        fmt = rdf_format(format_name)
+        return results.serialize(format=fmt.oxigraph)
+    fmt = results_format(format_name)
+    return results.serialize(format=fmt.oxigraph)
+
+
+def as_table(results) -> str:
+    """A plain-text table for people at a terminal."""
+    if isinstance(results, pyoxigraph.QueryBoolean):
+        return "yes" if bool(results) else "no"
+    if is_graph_result(results):
+        return "\n".join(f"{t.subject} {t.predicate} {t.object} ." for t in results)
+    names = [v.value for v in results.variables]
+    rows = [[_cell(solution[name]) for name in names] for solution in results]
+    widths = [max([len(n)] + [len(r[i]) for r in rows]) for i, n in enumerate(names)]
+    line = lambda cells: " | ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+    out = [line(names), "-+-".join("-" * w for w in widths)] + [line(r) for r in rows]
+    out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return "\n".join(out)
+
+
+def _cell(term) -> str:
+    if term is None:
+        return ""
+    if isinstance(term, pyoxigraph.Literal):
+        return term.value
+    return str(term).strip("<>") if isinstance(term, pyoxigraph.NamedNode) else str(term)
+
+
+RESULT_FORMAT_NAMES = [f.name for f in RESULTS_FORMATS]
+GRAPH_FORMAT_NAMES = [f.name for f in RDF_FORMATS]

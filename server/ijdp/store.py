@@ -1,0 +1,48 @@
+"""Opening the built publication as a pyoxigraph store."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyoxigraph
+
+from .errors import IjdpError
+from .formats import rdf_format_for_path
+from .metadata import DUMP_STEM
+from .rdfio import syntax_error
+
+
+def dump_path(dist_dir) -> Path:
+    return Path(dist_dir) / f"{DUMP_STEM}.nq"
+
+
+def open_built(dist_dir, base_iri: str | None = None) -> pyoxigraph.Store:
+    """An in-memory store of the built N-Quads dump (run `ijdp build` first)."""
+    path = dump_path(dist_dir)
+    if not path.exists():
+        raise IjdpError(f"{path} does not exist: run `ijdp build` first (or `make build`)")
+    data = path.read_bytes()
+    if base_iri:
+        from .iris import rebase_text
+        data = rebase_text(data.decode("utf-8"), base_iri).encode("utf-8")
+    store = pyoxigraph.Store()
+    store.bulk_load(data, format=pyoxigraph.RdfFormat.N_QUADS)
+    return store
+
+
+def load_file(store: pyoxigraph.Store, path, graph: str | None = None) -> None:
+    """Load any RDF file into the store (into graph, when given, for triple formats)."""
+    path = Path(path)
+    try:
+        fmt = rdf_format_for_path(path)
+    except KeyError:
+        raise IjdpError(f"{path}: unknown RDF format (use .ttl, .nt, .trig, .nq, .jsonld or .rdf)") from None
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise IjdpError(f"{path}: cannot read: {err.strerror}") from None
+    to_graph = pyoxigraph.NamedNode(graph) if graph else pyoxigraph.DefaultGraph()
+    try:
+        store.load(data, format=fmt.oxigraph, base_iri=path.resolve().as_uri(),
+                   to_graph=None if fmt.keeps_graphs else to_graph)
+    except SyntaxError as err:
+        raise syntax_error(path, err) from None

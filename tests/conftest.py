@@ -1,0 +1,53 @@
+"""Shared fixtures: one build of the publication per test session."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyoxigraph
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+DATA = TESTS / "data"
+REPO = TESTS.parent
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    """(publication, report, dist folder) of a full build with the reasoner."""
+    from ijdp.build import build_publication, write_dumps
+
+    publication, report = build_publication()
+    dist = tmp_path_factory.mktemp("dist") / "dist"
+    write_dumps(publication, report, dist)
+    return publication, report, dist
+
+
+@pytest.fixture(scope="session")
+def publication(built):
+    return built[0]
+
+
+@pytest.fixture(scope="session")
+def dist(built):
+    return built[2]
+
+
+@pytest.fixture(scope="session")
+def store(dist):
+    from ijdp.store import open_built
+
+    return open_built(dist)
+
+
+def read_json(path: Path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def term_text(term) -> str | None:
+    if term is None:
+        return None
+    if isinstance(term, pyoxigraph.Literal):
+        return term.value
+    return term.value if hasattr(term, "value") else str(term)

@@ -1,0 +1,115 @@
+"""The ijdp command line: validate and query, with clear errors and exit statuses."""
+import json
+import subprocess
+import sys
+
+import pytest
+import rdflib
+from click.testing import CliRunner
+
+from conftest import DATA
+from ijdp.cli import main
+
+MOC = "https://w3id.org/ijdp/id/agreement/semiconductor-supply-chain-moc-2023"
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args))
+
+
+@pytest.mark.parametrize("command", ["build", "validate", "query"])
+def test_every_command_has_help(command):
+    result = run(command, "--help")
+    assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_validate_the_publication_conforms():
+    result = run("validate")
+    assert result.exit_code == 0
+    assert "conforms" in result.output
+
+
+def test_validate_reports_focus_path_message_and_file():
+    result = run("validate", str(DATA / "invalid" / "ministry-without-government.ttl"))
+    assert result.exit_code == 1
+    assert "https://example.org/ministry [ministry-without-government.ttl]" in result.output
+    assert "path: http://www.w3.org/ns/org#subOrganizationOf" in result.output
+    assert "A ministry belongs to exactly one government." in result.output
+
+
+def test_validate_json_and_turtle_formats():
+    path = str(DATA / "invalid" / "person-with-two-names.ttl")
+    as_json = json.loads(run("validate", "--format", "json", path).output)
+    assert as_json["conforms"] is False
+    assert any(v["path"] == "http://xmlns.com/foaf/0.1/name" for v in as_json["violations"])
+    report = rdflib.Graph().parse(data=run("validate", "--format", "turtle", path).output, format="turtle")
+    sh = rdflib.Namespace("http://www.w3.org/ns/shacl#")
+    assert (None, sh.conforms, rdflib.Literal(False)) in report
+
+
+def test_validate_syntax_error_exits_2_with_file_and_line():
+    result = run("validate", str(DATA / "syntax-error.ttl"))
+    assert result.exit_code == 2
+    assert "syntax-error.ttl:4:" in result.output
+
+
+def test_query_project_data_as_json(dist):
+    result = run("query", "--dist", str(dist), "--format", "json",
+                 f"SELECT ?date WHERE {{ <{MOC}> <https://w3id.org/ijdp/ontology#signing>/<http://purl.org/dc/terms/date> ?date }}")
+    assert result.exit_code == 0, result.output
+    bindings = json.loads(result.output)["results"]["bindings"]
+    assert bindings == [{"date": {"type": "literal", "value": "2023-07", "datatype": "http://www.w3.org/2001/XMLSchema#gYearMonth"}}]
+
+
+@pytest.mark.parametrize("fmt,check", [
+    ("csv", lambda out: out.splitlines()[0] == "n"),
+    ("tsv", lambda out: out.splitlines()[0] == "?n"),
+    ("xml", lambda out: "<sparql" in out),
+    ("table", lambda out: "(1 row)" in out),
+])
+def test_query_result_formats(dist, fmt, check):
+    result = run("query", "--dist", str(dist), "--format", fmt, "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
+    assert result.exit_code == 0 and check(result.output), result.output
+
+
+@pytest.mark.parametrize("fmt,parser", [("turtle", "turtle"), ("nt", "nt"), ("jsonld", "json-ld")])
+def test_query_graph_formats(dist, fmt, parser):
+    result = run("query", "--dist", str(dist), "--format", fmt, f"DESCRIBE <{MOC}>")
+    assert result.exit_code == 0, result.output
+    graph = rdflib.Graph().parse(data=result.output, format=parser)
+    assert (rdflib.URIRef(MOC), None, None) in graph
+
+
+def test_query_given_files_and_named_graphs(tmp_path):
+    (tmp_path / "a.ttl").write_text("<http://ex/a> <http://ex/p> 1 .")
+    (tmp_path / "b.nt").write_text('<http://ex/b> <http://ex/p> "2"^^<http://www.w3.org/2001/XMLSchema#integer> .\n')
+    result = run("query", "--data", str(tmp_path / "a.ttl"), "--named", f"http://ex/g={tmp_path / 'b.nt'}",
+                 "--format", "csv", "SELECT ?s ?g WHERE { { ?s ?p 1 } UNION { GRAPH ?g { ?s ?p 2 } } } ORDER BY ?s")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == ["s,g", "http://ex/a,", "http://ex/b,http://ex/g"]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["SELECT * WHERE { ?s ?p }"], "malformed query: error at 1:"),
+    ([], "give a query"),
+    (["--query", "/nonexistent.rq"], "cannot read"),
+    (["--data", "/nonexistent.ttl", "ASK {}"], "cannot read"),
+    (["--data", str(DATA / "syntax-error.ttl"), "ASK {}"], "syntax-error.ttl:4:"),
+    (["--named", "nofile", "ASK {}"], "NAME=FILE"),
+    (["--format", "turtle", "SELECT * WHERE { ?s ?p ?o }"], "is for CONSTRUCT/DESCRIBE"),
+])
+def test_query_errors_exit_2_with_a_message(dist, args, message):
+    result = run("query", "--dist", str(dist), *args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_query_without_a_build_says_to_build(tmp_path):
+    result = run("query", "--dist", str(tmp_path / "nothing"), "ASK {}")
+    assert result.exit_code == 2 and "ijdp build" in result.output
+
+
+def test_console_script_runs():
+    result = subprocess.run([sys.executable, "-m", "ijdp.cli", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "build" in result.stdout

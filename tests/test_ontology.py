@@ -1,0 +1,47 @@
+"""The ontology header, and a label, a definition and an alignment for every local term."""
+from rdflib import OWL, RDF, RDFS, SKOS, URIRef
+from rdflib.namespace import DCTERMS
+
+from ijdp.vocab import IJDP
+
+ONTOLOGY = URIRef("https://w3id.org/ijdp/ontology")
+VANN = "http://purl.org/vocab/vann/"
+
+
+def local_terms(graph):
+    kinds = (OWL.Class, OWL.ObjectProperty, OWL.DatatypeProperty, OWL.AnnotationProperty)
+    return {s for k in kinds for s in graph.subjects(RDF.type, k) if str(s).startswith(str(IJDP))}
+
+
+def test_header_is_complete(publication):
+    g = publication.graphs["ontology"]
+    for predicate in (DCTERMS.title, DCTERMS.description, DCTERMS.creator, DCTERMS.license, DCTERMS.created,
+                      DCTERMS.modified, OWL.versionIRI, OWL.versionInfo,
+                      URIRef(VANN + "preferredNamespacePrefix"), URIRef(VANN + "preferredNamespaceUri")):
+        assert g.value(ONTOLOGY, predicate) is not None, predicate
+    assert str(g.value(ONTOLOGY, URIRef(VANN + "preferredNamespaceUri"))) == str(IJDP)
+
+
+def test_every_local_term_has_label_definition_and_alignment(publication):
+    g = publication.graphs["ontology"]
+    terms = local_terms(g)
+    assert len(terms) >= 25
+    for term in terms:
+        assert g.value(term, RDFS.label) is not None, term
+        assert g.value(term, SKOS.definition) is not None, term
+        parents = set(g.objects(term, RDFS.subClassOf)) | set(g.objects(term, RDFS.subPropertyOf))
+        assert parents, f"{term} is not aligned to any vocabulary"
+        # aligned, directly or through a local parent, to a standard term
+        frontier, seen = parents, set()
+        while frontier and all(str(p).startswith(str(IJDP)) for p in frontier):
+            seen |= frontier
+            frontier = {q for p in frontier for q in set(g.objects(p, RDFS.subClassOf)) | set(g.objects(p, RDFS.subPropertyOf))} - seen
+        assert any(not str(p).startswith(str(IJDP)) for p in frontier), term
+
+
+def test_every_term_the_data_uses_is_declared(publication):
+    g = publication.graphs["ontology"]
+    declared = {s for s in g.subjects(RDF.type, None)}
+    facts = publication.graphs["facts"]
+    used = set(facts.predicates()) | set(facts.objects(None, RDF.type))
+    assert used - declared - {RDF.type} == set()

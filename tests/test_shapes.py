@@ -1,0 +1,51 @@
+"""The shapes accept the publication and reject every invalid fixture where expected."""
+from pathlib import Path
+
+import pytest
+from rdflib import RDF, URIRef
+
+from conftest import DATA
+from ijdp import resources
+from ijdp.rdfio import load_graph
+from ijdp.validation import SH, shapes_graph, validate
+
+INVALID = sorted((DATA / "invalid").glob("*.ttl"))
+
+
+def expectations(path: Path) -> dict:
+    found = {}
+    for line in path.read_text().splitlines():
+        if line.startswith("# expect-"):
+            key, _, value = line[len("# expect-"):].partition(":")
+            found[key.strip()] = value.strip()
+    return found
+
+
+@pytest.fixture(scope="module")
+def shapes():
+    return shapes_graph()
+
+
+def test_publication_conforms(built):
+    _, report, _ = built
+    assert report.conforms, report.as_text()
+
+
+@pytest.mark.parametrize("fixture", INVALID, ids=[p.stem for p in INVALID])
+def test_invalid_fixture_is_rejected_with_expected_path(fixture, shapes):
+    expected = expectations(fixture)
+    data = load_graph(*resources.ontology_files(), fixture)
+    report = validate(data, shapes)
+    assert not report.conforms
+    shape = URIRef(expected["shape"])
+    own = {str(shape)} | {str(p) for p in shapes.objects(shape, SH.property)}
+    matching = [v for v in report.violations
+                if v.focus == expected["focus"] and v.path == expected["path"] and v.source_shape in own]
+    assert matching, f"expected a violation of {shape} at {expected['path']}; got:\n{report.as_text()}"
+
+
+def test_every_node_shape_has_an_invalid_fixture(shapes):
+    node_shapes = {str(s) for s in shapes.subjects(RDF.type, SH.NodeShape)}
+    covered = {expectations(p)["shape"] for p in INVALID}
+    assert node_shapes - covered == set()
+    assert len(node_shapes) >= 25

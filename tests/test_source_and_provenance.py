@@ -1,0 +1,102 @@
+"""The snapshot is the source unchanged, and every fact is tied to a verbatim quote."""
+import hashlib
+
+import pytest
+from rdflib import RDF, URIRef
+from rdflib.namespace import DCTERMS
+
+from conftest import REPO, SHARED
+from ijdp.vocab import IJDP, OA, PROV, SPDX
+
+SNAPSHOT = REPO / "data" / "india-japan-semiconductor-moc.txt"
+PUBLISHED_SHA256 = "df4b52c94c306abf82d10207d2b440ec8e7f3c898bb729ad6ea8e14da9da7b20"
+
+
+def test_snapshot_is_the_source_unchanged():
+    assert hashlib.sha256(SNAPSHOT.read_bytes()).hexdigest() == PUBLISHED_SHA256
+    shared = SHARED / "source" / SNAPSHOT.name
+    if shared.exists():
+        assert shared.read_bytes() == SNAPSHOT.read_bytes()
+
+
+def test_metadata_records_the_snapshot_checksum(publication):
+    meta = publication.graphs["metadata"]
+    values = {str(v) for v in meta.objects(None, SPDX.checksumValue)}
+    assert values == {PUBLISHED_SHA256}
+
+
+def test_every_quote_is_verbatim_at_its_offsets(publication):
+    text = SNAPSHOT.read_text(encoding="utf-8")
+    prov = publication.graphs["provenance"]
+    targets = list(prov.subjects(RDF.type, OA.SpecificResource))
+    assert len(targets) >= 20
+    for target in targets:
+        selectors = list(prov.objects(target, OA.hasSelector))
+        quote = next(s for s in selectors if (s, RDF.type, OA.TextQuoteSelector) in prov)
+        position = next(s for s in selectors if (s, RDF.type, OA.TextPositionSelector) in prov)
+        exact = str(prov.value(quote, OA.exact))
+        start, end = int(prov.value(position, OA.start)), int(prov.value(position, OA.end))
+        assert text[start:end] == exact
+        assert text[:start].endswith(str(prov.value(quote, OA.prefix)))
+        assert text[end:].startswith(str(prov.value(quote, OA.suffix)))
+        assert text.count(exact) == 1
+
+
+def test_no_quote_comes_from_the_page_furniture(publication):
+    text = SNAPSHOT.read_text(encoding="utf-8")
+    furniture_starts = text.index("PM-Shri Schools In Haryana")
+    prov = publication.graphs["provenance"]
+    ends = [int(o) for o in prov.objects(None, OA.end)]
+    assert ends and max(ends) < furniture_starts
+
+
+def test_every_fact_has_a_quoted_statement(publication):
+    facts, prov = publication.graphs["facts"], publication.graphs["provenance"]
+    assert len(facts) > 100
+    for s, p, o in facts:
+        statements = set(prov.subjects(RDF.subject, s)) & set(prov.subjects(RDF.predicate, p)) & set(prov.subjects(RDF.object, o))
+        assert statements, f"no provenance for {s} {p} {o}"
+        origins = {origin for st in statements for origin in prov.objects(st, PROV.wasDerivedFrom)}
+        assert any((origin, RDF.type, OA.Annotation) in prov for origin in origins)
+
+
+def test_every_derived_triple_says_how_it_was_derived(publication):
+    derived, prov = publication.graphs["derived"], publication.graphs["provenance"]
+    assert len(derived) > 8  # dates and entailed types
+    for s, p, o in derived:
+        statement = next(st for st in prov.subjects(RDF.subject, s)
+                         if (st, RDF.predicate, p) in prov and (st, RDF.object, o) in prov)
+        assert prov.value(statement, IJDP.derivationRule) is not None
+        assert list(prov.objects(statement, PROV.wasDerivedFrom))
+
+
+def test_derived_end_date_is_only_in_the_derived_graph(publication):
+    end = URIRef("https://w3id.org/ijdp/id/instant/moc-period-in-force-end")
+    assert (None, None, end) in publication.graphs["derived"]
+    assert (end, None, None) not in publication.graphs["facts"]
+    assert "2028" not in publication.graphs["facts"].serialize(format="nt")
+
+
+@pytest.mark.parametrize("acronym", ["MoC", "MeitY", "METI", "ISM", "DIC", "IJDP", "IJICP", "ATMP", "OSAT", "G2G", "B2B"])
+def test_acronyms_are_alternative_labels(publication, acronym):
+    from rdflib import SKOS, Literal
+    assert list(publication.graphs["facts"].subjects(SKOS.altLabel, Literal(acronym, lang="en")))
+
+
+def test_dates_are_as_precise_as_the_source(publication):
+    from rdflib import XSD
+    dates = {str(o): o.datatype for o in publication.graphs["facts"].objects(None, DCTERMS.date)}
+    assert dates == {"2023-07": XSD.gYearMonth, "2018-10": XSD.gYearMonth}
+
+
+def test_term_is_an_owl_time_duration(publication):
+    from rdflib import XSD
+    from ijdp.vocab import TIME
+    durations = list(publication.graphs["facts"].objects(None, TIME.hasXSDDuration))
+    assert [(str(d), d.datatype) for d in durations] == [("P5Y", XSD.duration)]
+
+
+def test_all_resource_iris_live_under_the_base(publication):
+    facts = publication.graphs["facts"]
+    for subject in facts.subjects():
+        assert str(subject).startswith("https://w3id.org/ijdp/id/"), subject
