@@ -129,5 +129,46 @@ def query(query_text, query_file, data_files, named_files, fmt, dist):
     sys.stdout.buffer.write(output)
 
 
+@main.command()
+@click.option("--host", default=DEFAULTS.host, show_default=True, help=help_text("host"))
+@click.option("--port", default=DEFAULTS.port, show_default=True, type=int, help=help_text("port"))
+@click.option("--base-iri", default=None, help=help_text("base_iri") + "  [default: https://w3id.org/ijdp/]")
+@click.option("--query-timeout", default=DEFAULTS.query_timeout, show_default=True, type=float, metavar="SECONDS",
+              help=help_text("query_timeout"))
+@click.option("--max-rows", default=DEFAULTS.max_rows, show_default=True, type=int, help=help_text("max_rows"))
+@click.option("--max-request-bytes", default=DEFAULTS.max_request_bytes, show_default=True, type=int,
+              help=help_text("max_request_bytes"))
+@click.option("--workers", default=DEFAULTS.workers, show_default=True, type=int, help=help_text("workers"))
+@click.option("--query-workers", default=DEFAULTS.query_workers, show_default=True, type=int, help=help_text("query_workers"))
+@click.option("--dist", default=DEFAULTS.dist_dir, show_default=True, help=help_text("dist_dir"))
+@click.option("--store", "store_dir", type=click.Path(file_okay=False), default=None,
+              help="Serve this on-disk pyoxigraph store (created empty when missing) instead of the built dumps.")
+@click.option("--allow-service", "service_allowlist", multiple=True, metavar="URL", help=help_text("service_allowlist"))
+@click.option("--admin-token", default=None, envvar="IJDP_ADMIN_TOKEN", help=help_text("admin_token") + " (env IJDP_ADMIN_TOKEN)")
+@click.option("--union-default-graph/--no-union-default-graph", default=True, show_default=True,
+              help=help_text("union_default_graph"))
+def serve(host, port, base_iri, query_timeout, max_rows, max_request_bytes, workers, query_workers, dist, store_dir,
+          service_allowlist, admin_token, union_default_graph):
+    """Serve the SPARQL endpoint (and the rest of the site) under gunicorn."""
+    from .config import PUBLISHED_BASE, from_environment
+    from .serve import run
+    from .store import open_writable, prepare_store, store_db
+
+    settings = from_environment().with_overrides(
+        host=host, port=port, base_iri=base_iri or PUBLISHED_BASE, query_timeout=query_timeout, max_rows=max_rows,
+        max_request_bytes=max_request_bytes, workers=workers, query_workers=query_workers, dist_dir=dist,
+        service_allowlist=tuple(service_allowlist), admin_token=admin_token or "",
+        union_default_graph=union_default_graph)
+    try:
+        if store_dir:
+            store_path = str(open_writable(store_dir))
+        else:
+            store_path = str(store_db(prepare_store(dist, settings.base_iri)))
+    except IjdpError as err:
+        fail(err)
+    click.echo(f"serving {store_path} on http://{host}:{port}/ (base IRI {settings.base_iri})", err=True)
+    run(settings, store_path)
+
+
 if __name__ == "__main__":
     main()

@@ -18,6 +18,7 @@ class RdfFormat:
     rdflib_name: str
     keeps_graphs: bool
     label: str
+    aliases: tuple = ()
 
     @property
     def oxigraph(self):
@@ -25,10 +26,10 @@ class RdfFormat:
 
 
 RDF_FORMATS = (
-    RdfFormat("turtle", "text/turtle", "ttl", "turtle", False, "Turtle"),
-    RdfFormat("nt", "application/n-triples", "nt", "nt", False, "N-Triples"),
-    RdfFormat("jsonld", "application/ld+json", "jsonld", "json-ld", False, "JSON-LD"),
-    RdfFormat("rdfxml", "application/rdf+xml", "rdf", "xml", False, "RDF/XML"),
+    RdfFormat("turtle", "text/turtle", "ttl", "turtle", False, "Turtle", ("application/x-turtle",)),
+    RdfFormat("nt", "application/n-triples", "nt", "nt", False, "N-Triples", ("text/plain",)),
+    RdfFormat("jsonld", "application/ld+json", "jsonld", "json-ld", False, "JSON-LD", ("application/json",)),
+    RdfFormat("rdfxml", "application/rdf+xml", "rdf", "xml", False, "RDF/XML", ("application/xml", "text/xml")),
     RdfFormat("trig", "application/trig", "trig", "trig", True, "TriG"),
     RdfFormat("nquads", "application/n-quads", "nq", "nquads", True, "N-Quads"),
 )
@@ -40,6 +41,7 @@ class ResultsFormat:
     media_type: str
     extension: str
     label: str
+    aliases: tuple = ()
 
     @property
     def oxigraph(self):
@@ -47,8 +49,8 @@ class ResultsFormat:
 
 
 RESULTS_FORMATS = (
-    ResultsFormat("json", "application/sparql-results+json", "srj", "SPARQL JSON"),
-    ResultsFormat("xml", "application/sparql-results+xml", "srx", "SPARQL XML"),
+    ResultsFormat("json", "application/sparql-results+json", "srj", "SPARQL JSON", ("application/json",)),
+    ResultsFormat("xml", "application/sparql-results+xml", "srx", "SPARQL XML", ("application/xml", "text/xml")),
     ResultsFormat("csv", "text/csv", "csv", "CSV"),
     ResultsFormat("tsv", "text/tab-separated-values", "tsv", "TSV"),
 )

@@ -89,3 +89,55 @@ def _cell(term) -> str:
 
 RESULT_FORMAT_NAMES = [f.name for f in RESULTS_FORMATS]
 GRAPH_FORMAT_NAMES = [f.name for f in RDF_FORMATS]
+
+
+_IRI = re.compile(r'<[^<>"{}|^`\\\s]*>')
+_STRING = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^\'\\]|\\.|\'(?!\'\'))*\'\'\'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'')
+_PREFIX_DECL = re.compile(r"PREFIX\s+([A-Za-z][\w.-]*)?:\s*<([^>]*)>", re.I)
+_SERVICE = re.compile(r"\bSERVICE\s+(?:SILENT\s+)?(<[^>]*>|[A-Za-z][\w.-]*:[\w.-]*|:[\w.-]*|[?$]\w+)", re.I)
+
+
+def masked(query: str) -> str:
+    """The query with strings and comments blanked out; IRIs (which may hold '#') kept."""
+    out, position = [], 0
+    while position < len(query):
+        char = query[position]
+        match = None
+        if char == "<":
+            match = _IRI.match(query, position)
+            if match:
+                out.append(match.group(0))
+                position = match.end()
+                continue
+        if char in "\"'":
+            match = _STRING.match(query, position)
+        elif char == "#":
+            end = query.find("\n", position)
+            end = len(query) if end < 0 else end
+            out.append(" " * (end - position))
+            position = end
+            continue
+        if match:
+            out.append(" " * len(match.group(0)))
+            position = match.end()
+        else:
+            out.append(char)
+            position += 1
+    return "".join(out)
+
+
+def service_endpoints(query: str) -> list:
+    """The endpoints a query's SERVICE clauses would call; None for one we cannot resolve (a variable)."""
+    text = masked(query)
+    prefixes = {(m.group(1) or ""): m.group(2) for m in _PREFIX_DECL.finditer(text)}
+    found = []
+    for match in _SERVICE.finditer(text):
+        target = match.group(1)
+        if target.startswith("<"):
+            found.append(target[1:-1])
+        elif target[0] in "?$":
+            found.append(None)
+        else:
+            prefix, _, local = target.partition(":")
+            found.append(prefixes[prefix] + local if prefix in prefixes else None)
+    return found

@@ -46,3 +46,61 @@ def load_file(store: pyoxigraph.Store, path, graph: str | None = None) -> None:
                    to_graph=None if fmt.keeps_graphs else to_graph)
     except SyntaxError as err:
         raise syntax_error(path, err) from None
+
+
+def prepare_store(dist_dir, base_iri: str, cache_dir=None) -> Path:
+    """An on-disk store of the built dump, rebased to base_iri, made once and reused.
+
+    Named by the dump's checksum and the base, so a rebuild or another base
+    gets a fresh store; made in a temporary folder and renamed into place.
+    """
+    import hashlib
+    import shutil
+    import tempfile
+
+    from .querypool import bump_generation
+
+    dump = dump_path(dist_dir)
+    if not dump.exists():
+        raise IjdpError(f"{dump} does not exist: run `ijdp build` first (or `make build`)")
+    key = hashlib.sha256(dump.read_bytes() + base_iri.encode()).hexdigest()[:16]
+    cache = Path(cache_dir or Path(dist_dir) / "stores")
+    target = cache / key
+    if (target / "READY").exists():
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=cache))
+    try:
+        store = pyoxigraph.Store(str(staging / "db"))
+        data = dump.read_bytes()
+        if base_iri:
+            from .iris import rebase_text
+            data = rebase_text(data.decode("utf-8"), base_iri).encode("utf-8")
+        store.bulk_load(data, format=pyoxigraph.RdfFormat.N_QUADS)
+        store.flush()
+        del store
+        bump_generation(staging / "db")
+        (staging / "READY").write_text(key)
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def store_db(prepared: Path) -> Path:
+    return Path(prepared) / "db"
+
+
+def open_writable(path) -> Path:
+    """An on-disk store at path (created empty when missing), for `serve --store`."""
+    from .querypool import bump_generation
+
+    path = Path(path)
+    store = pyoxigraph.Store(str(path))
+    store.flush()
+    del store
+    bump_generation(path)
+    return path

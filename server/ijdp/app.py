@@ -1,0 +1,68 @@
+"""The Flask application factory."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from flask import Flask, Response
+
+from . import problems, resources
+from .config import Settings, from_environment
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """The ijdp web application.
+
+    config may hold IJDP_SETTINGS (a Settings; default: from the environment)
+    and IJDP_STORE (an on-disk pyoxigraph store; default: made from the built
+    dumps in settings.dist_dir), plus any Flask setting.
+    """
+    config = dict(config or {})
+    settings: Settings = config.pop("IJDP_SETTINGS", None) or from_environment()
+    app = Flask(__name__, template_folder=str(resources.templates_folder()))
+    app.config.update(
+        IJDP_SETTINGS=settings,
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        MAX_FORM_MEMORY_SIZE=settings.max_request_bytes,
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update(config)
+    if "IJDP_STORE" not in app.config:
+        from .store import prepare_store, store_db
+        app.config["IJDP_STORE"] = str(store_db(prepare_store(settings.dist_dir, settings.base_iri)))
+    app.config.setdefault("IJDP_VERSION", _dataset_version(settings))
+
+    from .querypool import QueryPool
+    app.extensions["ijdp_pool"] = QueryPool(app.config["IJDP_STORE"], size=settings.query_workers)
+
+    from . import endpoint
+    app.register_blueprint(endpoint.bp)
+    problems.register(app)
+
+    @app.get("/healthz")
+    def healthz():
+        ready = app.extensions["ijdp_pool"].ready
+        body = {"status": "ok" if ready else "starting", "version": app.config["IJDP_VERSION"]}
+        return Response(json.dumps(body) + "\n", status=200 if ready else 503, mimetype="application/json",
+                        headers={"Cache-Control": "no-store"})
+
+    @app.after_request
+    def cors(response: Response):
+        # Reads are open to every origin; the admin update path needs its token anyway.
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = "Accept, Content-Type"
+        response.headers["Access-Control-Expose-Headers"] = "X-SPARQL-MaxRows, X-SPARQL-Truncated, Link, ETag"
+        return response
+
+    logging.getLogger("ijdp").setLevel(logging.INFO)
+    return app
+
+
+def _dataset_version(settings: Settings) -> str:
+    info = Path(settings.dist_dir) / "build.json"
+    try:
+        return json.loads(info.read_text())["version"]
+    except (OSError, ValueError, KeyError):
+        return "unversioned"

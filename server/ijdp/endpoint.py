@@ -1,0 +1,244 @@
+"""The SPARQL 1.1 Protocol at /sparql, its service description, and the admin update path."""
+from __future__ import annotations
+
+import hmac
+import re
+
+from flask import Blueprint, Response, current_app, render_template, request
+
+from .examples import examples
+from .formats import RDF_FORMATS, RESULTS_FORMATS
+from .iris import rebase_text
+from .negotiation import UnknownFormat, by_name, negotiate, prefers_html
+from .problems import problem
+from .querypool import Job, PoolUnavailable, QueryTimeout, run_update
+from .sparql import masked, query_form, service_endpoints
+
+bp = Blueprint("sparql", __name__)
+
+QUERY_TYPES = ("application/sparql-query",)
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+UPDATE_TYPES = ("application/sparql-update",)
+SD_FORMATS = tuple(f for f in RDF_FORMATS if not f.keeps_graphs)
+POSITION = re.compile(r"(?:line |at )(\d+)[:, ]+(?:column |between columns )?(\d+)")
+
+
+def settings():
+    return current_app.config["IJDP_SETTINGS"]
+
+
+def pool():
+    return current_app.extensions["ijdp_pool"]
+
+
+class ProtocolError(Exception):
+    def __init__(self, response: Response):
+        self.response = response
+
+
+def _params():
+    """The protocol parameters of the request (a MultiDict), and the query text if sent as the body."""
+    if request.method == "GET":
+        return request.args, None
+    content_type = (request.mimetype or "").lower()
+    if content_type in QUERY_TYPES:
+        return request.args, request.get_data(as_text=True)
+    if content_type in FORM_TYPES:
+        merged = request.args.copy()
+        for key, values in request.form.lists():
+            merged.setlist(key, merged.getlist(key) + values)
+        return merged, None
+    if content_type in UPDATE_TYPES:
+        raise ProtocolError(problem(403, "This is a read-only endpoint: SPARQL Update is not accepted here.", "update-refused"))
+    raise ProtocolError(problem(
+        415, f"Unsupported content type {request.mimetype or '(none)'!r}: send application/sparql-query "
+             "or application/x-www-form-urlencoded.", "unsupported-media-type"))
+
+
+def _chosen_formats(params):
+    """(results format, graph format) for this request, either may be None."""
+    key = params.get("format") or params.get("output")
+    if key:
+        try:
+            fmt = by_name(RESULTS_FORMATS, key)
+            return fmt, None
+        except UnknownFormat:
+            pass
+        try:
+            return None, by_name(RDF_FORMATS, key)
+        except UnknownFormat:
+            names = ", ".join(f.name for f in (*RESULTS_FORMATS, *RDF_FORMATS))
+            raise ProtocolError(problem(400, f"Unknown format {key!r}; use one of {names}.", "unknown-format")) from None
+    return negotiate(request.accept_mimetypes, RESULTS_FORMATS), negotiate(request.accept_mimetypes, RDF_FORMATS)
+
+
+@bp.route("/sparql", methods=["GET", "POST"])
+def sparql():
+    try:
+        params, body_query = _params()
+        if "update" in params:
+            return problem(403, "This is a read-only endpoint: SPARQL Update is not accepted here.", "update-refused")
+        queries = params.getlist("query")
+        if body_query is not None:
+            queries = [body_query]
+        if len(queries) > 1:
+            return problem(400, "The query parameter was given more than once.", "repeated-query")
+        if not queries or not queries[0].strip():
+            if request.method == "GET" and not params.get("format"):
+                return service_description_or_ui()
+            return problem(400, "No query: send one in the query parameter or as an application/sparql-query body.", "missing-query")
+        return answer(queries[0], params)
+    except ProtocolError as err:
+        return err.response
+
+
+def answer(query: str, params) -> Response:
+    config = settings()
+    form = query_form(query)
+    if form == "UPDATE":
+        return problem(403, "This is a read-only endpoint: SPARQL Update (including LOAD) is not accepted here.", "update-refused")
+    for endpoint in service_endpoints(query):
+        if endpoint is None or endpoint not in config.service_allowlist:
+            shown = endpoint or "a variable"
+            return problem(403, f"SERVICE {shown} is not allowed: this endpoint makes no outbound requests "
+                                "except to its configured allow-list.", "service-refused")
+    html = prefers_html(request.accept_mimetypes, (*RESULTS_FORMATS, *RDF_FORMATS)) and not params.get("format")
+    results_format, graph_format = _chosen_formats(params)
+    if html:
+        results_format, graph_format = RESULTS_FORMATS[0], RDF_FORMATS[0]
+    wanted = graph_format if form in ("CONSTRUCT", "DESCRIBE") else results_format
+    if wanted is None:
+        return _not_acceptable(form)
+    job = Job(query=query,
+              results_format=results_format.media_type if results_format else None,
+              graph_format=graph_format.media_type if graph_format else None,
+              max_rows=config.max_rows,
+              union_default=config.union_default_graph,
+              default_graphs=params.getlist("default-graph-uri"),
+              named_graphs=params.getlist("named-graph-uri"))
+    try:
+        outcome = pool().run(job, timeout=config.query_timeout)
+    except QueryTimeout as err:
+        return problem(503, str(err), "query-timeout", headers={"Retry-After": "5"}, timeout_seconds=config.query_timeout)
+    except PoolUnavailable as err:
+        return problem(503, str(err), "worker-unavailable", headers={"Retry-After": "1"})
+    if outcome.kind == "syntax":
+        return _syntax_problem(outcome.message)
+    if outcome.kind == "not-acceptable":
+        return _not_acceptable(form)
+    if outcome.kind == "error":
+        current_app.logger.error("query failed: %s", outcome.message)
+        return problem(500, f"The query could not be evaluated: {outcome.message}", "evaluation-error")
+    headers = {"Vary": "Accept", "X-SPARQL-MaxRows": str(config.max_rows)}
+    if outcome.truncated:
+        headers["X-SPARQL-Truncated"] = "true"
+        headers["Warning"] = f'199 - "results truncated to {config.max_rows} rows (the row cap)"'
+    if html:
+        return _html_results(query, outcome, headers)
+    return Response(outcome.body, status=200, headers=headers, content_type=_content_type(outcome.media_type))
+
+
+def _content_type(media_type: str) -> str:
+    textual = media_type.startswith("text/") or media_type.endswith(("json", "xml", "triples", "quads", "trig"))
+    return f"{media_type}; charset=utf-8" if textual else media_type
+
+
+def _not_acceptable(form: str) -> Response:
+    offered = RDF_FORMATS if form in ("CONSTRUCT", "DESCRIBE") else RESULTS_FORMATS
+    return problem(406, f"None of the requested media types can carry a {form} result. Available: "
+                        + ", ".join(f.media_type for f in offered) + ".", "not-acceptable",
+                   headers={"Vary": "Accept"}, available=[f.media_type for f in offered])
+
+
+def _syntax_problem(message: str) -> Response:
+    extra = {}
+    match = POSITION.search(message)
+    if match:
+        extra = {"line": int(match.group(1)), "column": int(match.group(2))}
+    return problem(400, f"Malformed query: {message}", "malformed-query", **extra)
+
+
+def _html_results(query: str, outcome, headers) -> Response:
+    import json
+
+    table = None
+    if outcome.media_type == RESULTS_FORMATS[0].media_type:
+        data = json.loads(outcome.body)
+        if "boolean" in data:
+            table = {"boolean": data["boolean"]}
+        else:
+            variables = data["head"]["vars"]
+            rows = [[row.get(v) for v in variables] for row in data["results"]["bindings"]]
+            table = {"variables": variables, "rows": rows}
+    html = render_template("sparql.html", query=query, table=table,
+                           graph_text=None if table else outcome.body.decode("utf-8", "replace"),
+                           truncated=outcome.truncated, max_rows=settings().max_rows,
+                           examples=_examples(), results_formats=RESULTS_FORMATS, rdf_formats=RDF_FORMATS)
+    headers = {**headers, "Content-Type": "text/html; charset=utf-8"}
+    return Response(html, headers=headers)
+
+
+def _examples():
+    base = settings().base_iri
+    return [{"name": e.name, "title": e.title, "text": rebase_text(e.text, base)} for e in examples()]
+
+
+def service_description_or_ui() -> Response:
+    if prefers_html(request.accept_mimetypes, RDF_FORMATS):
+        html = render_template("sparql.html", query=None, table=None, graph_text=None, truncated=False,
+                               max_rows=settings().max_rows, examples=_examples(),
+                               results_formats=RESULTS_FORMATS, rdf_formats=RDF_FORMATS)
+        return Response(html, headers={"Vary": "Accept", "Content-Type": "text/html; charset=utf-8"})
+    fmt = negotiate(request.accept_mimetypes, SD_FORMATS)
+    if fmt is None:
+        return problem(406, "The service description is available as " + ", ".join(f.media_type for f in SD_FORMATS) + ".",
+                       "not-acceptable", headers={"Vary": "Accept"})
+    from .service import service_description
+
+    graph = service_description(request.url_root.rstrip("/") + "/sparql", settings(), _void_triples())
+    body = graph.serialize(format=fmt.rdflib_name, encoding="utf-8")
+    return Response(body, headers={"Vary": "Accept", "Content-Type": _content_type(fmt.media_type)})
+
+
+def _void_triples() -> bytes:
+    """The metadata graph as N-Triples, fetched once through the pool."""
+    cache = current_app.extensions.setdefault("ijdp_void", {})
+    if "nt" not in cache:
+        base = settings().base_iri
+        job = Job(query=f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{base}graph/metadata> {{ ?s ?p ?o }} }}",
+                  results_format=None, graph_format="application/n-triples", max_rows=1_000_000)
+        outcome = pool().run(job, timeout=settings().query_timeout)
+        cache["nt"] = outcome.body if outcome.kind == "ok" else b""
+    return cache["nt"]
+
+
+@bp.route("/sparql/update", methods=["POST"])
+def update():
+    config = settings()
+    if not config.admin_token:
+        return problem(403, "Updates are disabled on this server (no admin token is configured).", "update-refused")
+    supplied = request.headers.get("Authorization", "")
+    if not hmac.compare_digest(supplied.encode(), f"Bearer {config.admin_token}".encode()):
+        return problem(403, "A valid admin bearer token is required for updates.", "update-refused")
+    content_type = (request.mimetype or "").lower()
+    if content_type in UPDATE_TYPES:
+        text = request.get_data(as_text=True)
+    elif content_type in FORM_TYPES:
+        values = request.form.getlist("update")
+        if len(values) != 1:
+            return problem(400, "Send exactly one update parameter.", "missing-update")
+        text = values[0]
+    else:
+        return problem(415, "Send application/sparql-update or a form with an update parameter.", "unsupported-media-type")
+    if re.search(r"\bLOAD\b", masked(text), re.I):
+        return problem(403, "LOAD is refused: this server makes no outbound requests.", "load-refused")
+    try:
+        status, message = run_update(current_app.config["IJDP_STORE"], text, config.query_timeout)
+    except QueryTimeout as err:
+        return problem(503, str(err), "update-timeout")
+    if status == "syntax":
+        return _syntax_problem(message)
+    if status != "ok":
+        return problem(500, f"The update failed: {message}", "update-error")
+    current_app.extensions.pop("ijdp_void", None)
+    return Response(b'{"status": "ok"}\n', content_type="application/json")

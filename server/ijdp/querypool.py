@@ -1,0 +1,212 @@
+"""Queries run in long-lived worker processes, so that a runaway query can be killed.
+
+pyoxigraph has no timeout of its own. Each worker opens the on-disk store
+read-only and answers one job at a time over a pipe; when a job overruns the
+timeout the worker is killed (SIGKILL) and a fresh one takes its place, while
+the other workers go on answering. After an update the store's generation
+file changes and each worker reopens its read-only view before its next query.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+GENERATION_FILE = "ijdp-generation"
+
+
+@dataclass
+class Job:
+    query: str
+    results_format: str | None        # media type for SELECT/ASK, None if not acceptable
+    graph_format: str | None          # media type for CONSTRUCT/DESCRIBE, None if not acceptable
+    max_rows: int
+    union_default: bool = True
+    default_graphs: list = field(default_factory=list)
+    named_graphs: list = field(default_factory=list)
+    base_iri: str | None = None
+
+
+@dataclass
+class Outcome:
+    kind: str                 # ok | syntax | not-acceptable | error
+    body: bytes = b""
+    media_type: str = ""
+    truncated: bool = False
+    count: int = 0
+    message: str = ""
+
+
+class QueryTimeout(Exception):
+    pass
+
+
+class PoolUnavailable(Exception):
+    pass
+
+
+def generation(store_path: Path) -> str:
+    try:
+        return (Path(store_path) / GENERATION_FILE).read_text()
+    except OSError:
+        return ""
+
+
+def bump_generation(store_path: Path) -> None:
+    target = Path(store_path) / GENERATION_FILE
+    tmp = target.with_suffix(f".tmp-{os.getpid()}")
+    tmp.write_text(f"{time.time_ns()}-{os.getpid()}")
+    tmp.replace(target)
+
+
+# ------------------------------------------------------------ worker side
+
+def _worker_main(store_path: str, conn) -> None:
+    import pyoxigraph
+
+    from .results import run_job
+
+    # Open before announcing readiness, so that /healthz means "the store is open".
+    store, seen = pyoxigraph.Store.read_only(store_path), generation(Path(store_path))
+    conn.send("ready")
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, KeyboardInterrupt):
+            return
+        if job is None:
+            return
+        current = generation(Path(store_path))
+        if current != seen:
+            store, seen = pyoxigraph.Store.read_only(store_path), current
+        try:
+            outcome = run_job(store, job)
+        except Exception as err:  # noqa: BLE001 - reported to the client as a 500 problem
+            outcome = Outcome(kind="error", message=f"{type(err).__name__}: {err}")
+        conn.send(outcome)
+
+
+class _Worker:
+    def __init__(self, context, store_path: str):
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_worker_main, args=(store_path, child), daemon=True)
+        self.process.start()
+        child.close()
+
+    def wait_ready(self, timeout: float) -> bool:
+        return self.conn.poll(timeout) and self.conn.recv() == "ready"
+
+    def kill(self) -> None:
+        try:
+            self.process.kill()
+        finally:
+            self.process.join(timeout=5)
+            self.conn.close()
+
+
+class QueryPool:
+    """A fixed number of query workers over one on-disk store."""
+
+    def __init__(self, store_path, size: int = 2, start_timeout: float = 120.0):
+        self.store_path = str(store_path)
+        self.size = size
+        self.start_timeout = start_timeout
+        self._context = multiprocessing.get_context("forkserver")
+        self._idle: queue.Queue = queue.Queue()
+        self._ready = threading.Event()
+        self._closed = False
+        threading.Thread(target=self._start_all, daemon=True, name="ijdp-pool-start").start()
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    def _spawn(self) -> None:
+        if self._closed:
+            return
+        worker = _Worker(self._context, self.store_path)
+        if worker.wait_ready(self.start_timeout):
+            self._idle.put(worker)
+            self._ready.set()
+        else:
+            worker.kill()
+
+    def _start_all(self) -> None:
+        for _ in range(self.size):
+            self._spawn()
+
+    def run(self, job: Job, timeout: float) -> Outcome:
+        deadline = time.monotonic() + timeout
+        try:
+            worker = self._idle.get(timeout=timeout)
+        except queue.Empty:
+            raise QueryTimeout("every query worker stayed busy for the whole timeout") from None
+        try:
+            worker.conn.send(job)
+            if worker.conn.poll(max(0.0, deadline - time.monotonic())):
+                outcome = worker.conn.recv()
+                self._idle.put(worker)
+                return outcome
+        except (EOFError, OSError, BrokenPipeError):
+            self._replace(worker)
+            raise PoolUnavailable("the query worker stopped unexpectedly") from None
+        self._replace(worker)
+        raise QueryTimeout(f"the query ran longer than {timeout:g} s and was stopped")
+
+    def _replace(self, worker: _Worker) -> None:
+        def replace():
+            worker.kill()
+            self._spawn()
+        threading.Thread(target=replace, daemon=True, name="ijdp-pool-replace").start()
+
+    def close(self) -> None:
+        self._closed = True
+        while True:
+            try:
+                worker = self._idle.get_nowait()
+            except queue.Empty:
+                return
+            worker.kill()
+
+
+# ------------------------------------------------------------- updates
+
+def _update_main(store_path: str, update: str, conn) -> None:
+    import fcntl
+
+    import pyoxigraph
+
+    with open(Path(store_path).parent / (Path(store_path).name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            store = pyoxigraph.Store(store_path)
+            store.update(update)
+            store.flush()
+            del store
+            bump_generation(Path(store_path))
+            conn.send(("ok", ""))
+        except SyntaxError as err:
+            conn.send(("syntax", err.args[0] if err.args else str(err)))
+        except Exception as err:  # noqa: BLE001
+            conn.send(("error", f"{type(err).__name__}: {err}"))
+
+
+def run_update(store_path, update: str, timeout: float) -> tuple[str, str]:
+    """Apply an update in its own process (one writer at a time, across web workers)."""
+    context = multiprocessing.get_context("forkserver")
+    parent, child = context.Pipe()
+    process = context.Process(target=_update_main, args=(str(store_path), update, child), daemon=True)
+    process.start()
+    child.close()
+    try:
+        if parent.poll(timeout):
+            return parent.recv()
+        process.kill()
+        raise QueryTimeout(f"the update ran longer than {timeout:g} s and was stopped")
+    finally:
+        process.join(timeout=5)
+        parent.close()
