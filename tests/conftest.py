@@ -51,3 +51,38 @@ def term_text(term) -> str | None:
     if isinstance(term, pyoxigraph.Literal):
         return term.value
     return term.value if hasattr(term, "value") else str(term)
+
+
+@pytest.fixture(scope="session")
+def prepared_store(dist, tmp_path_factory):
+    """An on-disk store of the built dump (published base)."""
+    from ijdp.config import PUBLISHED_BASE
+    from ijdp.store import prepare_store, store_db
+
+    return str(store_db(prepare_store(dist, PUBLISHED_BASE, cache_dir=tmp_path_factory.mktemp("stores"))))
+
+
+def make_app(store_path, dist, **overrides):
+    import time
+
+    from ijdp.app import create_app
+    from ijdp.config import Settings
+
+    settings = Settings(dist_dir=str(dist)).with_overrides(**overrides)
+    app = create_app({"IJDP_SETTINGS": settings, "IJDP_STORE": store_path, "TESTING": True})
+    deadline = time.monotonic() + 60
+    while not app.extensions["ijdp_pool"].ready and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return app
+
+
+@pytest.fixture(scope="session")
+def app(prepared_store, dist):
+    application = make_app(prepared_store, dist)
+    yield application
+    application.extensions["ijdp_pool"].close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

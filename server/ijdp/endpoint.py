@@ -12,7 +12,7 @@ from .iris import rebase_text
 from .negotiation import UnknownFormat, by_name, negotiate, prefers_html
 from .problems import problem
 from .querypool import Job, PoolUnavailable, QueryTimeout, run_update
-from .sparql import masked, query_form, service_endpoints
+from .sparql import declares_dataset, masked, query_form, service_endpoints
 
 bp = Blueprint("sparql", __name__)
 
@@ -113,7 +113,7 @@ def answer(query: str, params) -> Response:
               results_format=results_format.media_type if results_format else None,
               graph_format=graph_format.media_type if graph_format else None,
               max_rows=config.max_rows,
-              union_default=config.union_default_graph,
+              union_default=config.union_default_graph and not declares_dataset(query),
               default_graphs=params.getlist("default-graph-uri"),
               named_graphs=params.getlist("named-graph-uri"))
     try:

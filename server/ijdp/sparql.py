@@ -40,7 +40,7 @@ def execute(store: pyoxigraph.Store, query: str, *, union_default: bool = True,
     if default_graphs:
         kwargs["default_graph"] = [pyoxigraph.NamedNode(g) for g in default_graphs]
     else:
-        kwargs["use_default_graph_as_union"] = union_default
+        kwargs["use_default_graph_as_union"] = union_default and not declares_dataset(query)
     if named_graphs:
         kwargs["named_graphs"] = [pyoxigraph.NamedNode(g) for g in named_graphs]
     try:
@@ -141,3 +141,8 @@ def service_endpoints(query: str) -> list:
             prefix, _, local = target.partition(":")
             found.append(prefixes[prefix] + local if prefix in prefixes else None)
     return found
+
+
+def declares_dataset(query: str) -> bool:
+    """True when the query has its own FROM / FROM NAMED clauses (which then define its dataset)."""
+    return re.search(r"\bFROM\b", masked(query), re.I) is not None

@@ -1,0 +1,360 @@
+"""The SPARQL 1.1 Protocol at /sparql, through the Flask test client."""
+import io
+import json
+import shutil
+import threading
+import time
+
+import pyoxigraph
+import pytest
+import rdflib
+from rdflib.query import Result
+
+from conftest import make_app
+
+SKOS = "http://www.w3.org/2004/02/skos/core#"
+MOC = "https://w3id.org/ijdp/id/agreement/semiconductor-supply-chain-moc-2023"
+ACRONYMS = f"SELECT ?a WHERE {{ ?s <{SKOS}altLabel> ?a }} ORDER BY ?a"
+DESCRIBE = f"DESCRIBE <{MOC}>"
+RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
+
+
+def values(response):
+    assert response.status_code == 200, response.get_data(as_text=True)
+    data = json.loads(response.data)
+    return [b["a"]["value"] for b in data["results"]["bindings"]]
+
+
+def problem(response, status):
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    body = json.loads(response.data)
+    assert body["status"] == status and body["title"] and body["detail"] and body["type"]
+    assert "Traceback" not in body["detail"]
+    return body
+
+
+# ------------------------------------------------------------- the three ways to ask
+
+def test_get_post_form_and_post_body_give_the_same_answer(client):
+    accept = {"Accept": "application/sparql-results+json"}
+    by_get = values(client.get("/sparql", query_string={"query": ACRONYMS}, headers=accept))
+    by_form = values(client.post("/sparql", data={"query": ACRONYMS}, headers=accept))
+    by_body = values(client.post("/sparql", data=ACRONYMS, content_type="application/sparql-query", headers=accept))
+    assert by_get == by_form == by_body
+    assert {"MoC", "MeitY", "METI", "IJDP", "G2G"} <= set(by_get)
+
+
+def test_default_graph_is_the_union_of_the_data_graphs(client, publication):
+    response = client.get("/sparql", query_string={"query": "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"},
+                          headers={"Accept": "application/sparql-results+json"})
+    count = int(json.loads(response.data)["results"]["bindings"][0]["n"]["value"])
+    assert count == len(publication.merged())
+
+
+def test_default_graph_uri_and_named_graph_uri_are_honoured(client, publication):
+    links = "https://w3id.org/ijdp/graph/links"
+    facts = "https://w3id.org/ijdp/graph/facts"
+    count = client.get("/sparql", query_string={"query": "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }",
+                                                "default-graph-uri": links})
+    assert json.loads(count.data)["results"]["bindings"][0]["n"]["value"] == str(len(publication.graphs["links"]))
+    named = client.post("/sparql", data={"query": "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }",
+                                          "named-graph-uri": [facts, links]})
+    graphs = {b["g"]["value"] for b in json.loads(named.data)["results"]["bindings"]}
+    assert graphs == {facts, links}
+
+
+# ------------------------------------------------------------------ formats
+
+@pytest.mark.parametrize("media,parser", [
+    ("application/sparql-results+json", "json"),
+    ("application/sparql-results+xml", "xml"),
+    ("text/csv", "csv"),
+    ("text/tab-separated-values", "tsv"),
+])
+def test_select_results_in_every_format(client, media, parser):
+    response = client.get("/sparql", query_string={"query": ACRONYMS}, headers={"Accept": media})
+    assert response.status_code == 200 and response.mimetype == media
+    assert response.headers["Vary"] == "Accept"
+    if parser == "csv":  # lossy: plain values, one per line after the header
+        import csv
+        rows = list(csv.reader(io.StringIO(response.data.decode("utf-8"))))
+        assert rows[0] == ["a"]
+        acronyms = [r[0] for r in rows[1:]]
+    else:
+        parsed = pyoxigraph.parse_query_results(response.data, format=pyoxigraph.QueryResultsFormat.from_media_type(media))
+        acronyms = [s["a"].value for s in parsed]
+    assert "MeitY" in acronyms and len(acronyms) >= 11
+
+
+@pytest.mark.parametrize("media,parser", [
+    ("text/turtle", "turtle"), ("application/n-triples", "nt"), ("application/ld+json", "json-ld"),
+    ("application/rdf+xml", "xml"), ("application/trig", "trig"), ("application/n-quads", "nquads"),
+])
+def test_describe_in_every_rdf_format(client, media, parser):
+    response = client.get("/sparql", query_string={"query": DESCRIBE}, headers={"Accept": media})
+    assert response.status_code == 200 and response.mimetype == media
+    graph = rdflib.Dataset() if parser in ("trig", "nquads") else rdflib.Graph()
+    graph.parse(data=response.data, format=parser)
+    triples = list(graph.quads((rdflib.URIRef(MOC), None, None, None))) if parser in ("trig", "nquads") \
+        else list(graph.triples((rdflib.URIRef(MOC), None, None)))
+    assert len(triples) >= 15
+
+
+def test_ask_result(client):
+    response = client.get("/sparql", query_string={"query": f"ASK {{ <{MOC}> ?p ?o }}"},
+                          headers={"Accept": "application/sparql-results+json"})
+    assert json.loads(response.data) == {"head": {}, "boolean": True}
+
+
+def test_q_values_decide(client):
+    response = client.get("/sparql", query_string={"query": ACRONYMS},
+                          headers={"Accept": "text/csv;q=0.5, application/sparql-results+xml;q=0.9, */*;q=0.1"})
+    assert response.mimetype == "application/sparql-results+xml"
+
+
+def test_format_parameter_wins_over_accept(client):
+    response = client.get("/sparql", query_string={"query": ACRONYMS, "format": "tsv"},
+                          headers={"Accept": "application/sparql-results+json"})
+    assert response.mimetype == "text/tab-separated-values"
+    response = client.get("/sparql", query_string={"query": DESCRIBE, "format": "nt"})
+    assert response.mimetype == "application/n-triples"
+
+
+def test_unknown_format_parameter_is_a_400(client):
+    problem(client.get("/sparql", query_string={"query": ACRONYMS, "format": "docx"}), 400)
+
+
+def test_406_when_nothing_acceptable(client):
+    body = problem(client.get("/sparql", query_string={"query": ACRONYMS}, headers={"Accept": "image/png"}), 406)
+    assert "application/sparql-results+json" in body["available"]
+    response = client.get("/sparql", query_string={"query": DESCRIBE},
+                          headers={"Accept": "application/sparql-results+json"})
+    problem(response, 406)
+    assert response.headers["Vary"] == "Accept"
+
+
+# ------------------------------------------------------- UI and service description
+
+def test_browser_without_query_gets_the_query_ui(client):
+    response = client.get("/sparql", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    page = response.get_data(as_text=True)
+    assert "<textarea" in page and "Who are the parties to the MoC?" in page
+
+
+def test_browser_with_query_gets_an_html_table(client):
+    response = client.get("/sparql", query_string={"query": ACRONYMS}, headers={"Accept": "text/html"})
+    page = response.get_data(as_text=True)
+    assert response.mimetype == "text/html" and "<table id=\"results\">" in page and "MeitY" in page
+
+
+@pytest.mark.parametrize("media,parser", [("text/turtle", "turtle"), ("application/ld+json", "json-ld"),
+                                          ("application/rdf+xml", "xml")])
+def test_rdf_client_gets_the_service_description(client, media, parser):
+    response = client.get("/sparql", headers={"Accept": media})
+    assert response.status_code == 200 and response.mimetype == media
+    g = rdflib.Graph().parse(data=response.data, format=parser)
+    sd = rdflib.Namespace("http://www.w3.org/ns/sparql-service-description#")
+    service = g.value(None, rdflib.RDF.type, sd.Service)
+    assert service is not None
+    assert (service, sd.supportedLanguage, sd.SPARQL11Query) in g
+    assert (service, sd.feature, sd.UnionDefaultGraph) in g
+    assert (service, sd.resultFormat, rdflib.URIRef("http://www.w3.org/ns/formats/SPARQL_Results_CSV")) in g
+    assert int(g.value(service, rdflib.URIRef("https://w3id.org/ijdp/ontology#maxResultRows"))) == 10000
+    void = rdflib.Namespace("http://rdfs.org/ns/void#")
+    assert (None, void.sparqlEndpoint, None) in g and (None, void.triples, None) in g
+
+
+# ------------------------------------------------------------------- errors
+
+def test_malformed_query_is_a_400_with_the_parsers_message_and_position(client):
+    body = problem(client.get("/sparql", query_string={"query": "SELECT * WHERE {\n  ?s ?p \n}"}), 400)
+    assert body["detail"].startswith("Malformed query:")
+    assert body["line"] == 3 and body["column"] >= 1
+
+
+def test_repeated_query_parameter_is_a_400(client):
+    problem(client.get("/sparql?query=ASK%7B%7D&query=ASK%7B%7D"), 400)
+
+
+def test_missing_query_on_post_is_a_400(client):
+    problem(client.post("/sparql", data={"default-graph-uri": "x"}), 400)
+
+
+@pytest.mark.parametrize("request_kwargs", [
+    {"data": {"update": "INSERT DATA { <http://a> <http://b> <http://c> }"}},
+    {"data": "INSERT DATA { <http://a> <http://b> <http://c> }", "content_type": "application/sparql-update"},
+    {"data": {"query": "INSERT DATA { <http://a> <http://b> <http://c> }"}},
+    {"data": {"query": "LOAD <http://example.org/data.ttl>"}},
+    {"data": {"query": "# comment\nPREFIX ex: <http://ex/>\nDELETE WHERE { ?s ?p ?o }"}},
+])
+def test_updates_and_load_are_refused_with_403(client, request_kwargs):
+    problem(client.post("/sparql", **request_kwargs), 403)
+    still = client.get("/sparql", query_string={"query": "ASK { <http://a> <http://b> <http://c> }"})
+    assert json.loads(still.data)["boolean"] is False
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT * WHERE { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }",
+    "PREFIX remote: <http://127.0.0.1:9/> SELECT * WHERE { SERVICE SILENT remote:sparql { ?s ?p ?o } }",
+    "SELECT * WHERE { VALUES ?e { <http://127.0.0.1:9/sparql> } SERVICE ?e { ?s ?p ?o } }",
+])
+def test_service_is_refused_unless_allowed(client, query):
+    body = problem(client.get("/sparql", query_string={"query": query}), 403)
+    assert "SERVICE" in body["detail"]
+
+
+def test_service_inside_a_string_is_not_a_service(client):
+    response = client.get("/sparql", query_string={"query": 'SELECT ("SERVICE <http://x/>" AS ?a) WHERE {}'})
+    assert response.status_code == 200
+
+
+def test_from_names_a_graph_in_the_store_and_fetches_nothing(client, publication):
+    query = "SELECT (COUNT(*) AS ?n) FROM <https://w3id.org/ijdp/graph/links> WHERE { ?s ?p ?o }"
+    response = client.get("/sparql", query_string={"query": query})
+    assert json.loads(response.data)["results"]["bindings"][0]["n"]["value"] == str(len(publication.graphs["links"]))
+    query = "SELECT (COUNT(*) AS ?n) FROM <http://127.0.0.1:9/remote.ttl> WHERE { ?s ?p ?o }"
+    response = client.get("/sparql", query_string={"query": query})
+    assert json.loads(response.data)["results"]["bindings"][0]["n"]["value"] == "0"
+
+
+def test_body_too_large_is_a_413(prepared_store, dist):
+    app = make_app(prepared_store, dist, max_request_bytes=2000)
+    try:
+        response = app.test_client().post("/sparql", data="ASK {}" + " " * 5000, content_type="application/sparql-query")
+        problem(response, 413)
+    finally:
+        app.extensions["ijdp_pool"].close()
+
+
+def test_wrong_content_type_is_a_415(client):
+    problem(client.post("/sparql", data="ASK {}", content_type="text/plain"), 415)
+
+
+def test_unknown_path_is_a_problem_404(client):
+    problem(client.get("/no/such/page"), 404)
+
+
+def test_cors_is_open_for_reads(client):
+    response = client.get("/sparql", query_string={"query": "ASK {}"})
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    preflight = client.options("/sparql", headers={"Origin": "https://example.org",
+                                                    "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code == 200
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+
+
+# ----------------------------------------------------------- limits and timeout
+
+def test_row_cap_is_signalled_not_silent(prepared_store, dist):
+    app = make_app(prepared_store, dist, max_rows=5)
+    try:
+        client = app.test_client()
+        response = client.get("/sparql", query_string={"query": "SELECT * WHERE { ?s ?p ?o }"},
+                              headers={"Accept": "application/sparql-results+json"})
+        data = json.loads(response.data)
+        assert len(data["results"]["bindings"]) == 5
+        assert response.headers["X-SPARQL-Truncated"] == "true"
+        assert response.headers["X-SPARQL-MaxRows"] == "5"
+        assert data["head"]["link"] == ["https://w3id.org/ijdp/sparql#truncated"]
+        xml = client.get("/sparql", query_string={"query": "SELECT * WHERE { ?s ?p ?o }"},
+                         headers={"Accept": "application/sparql-results+xml"})
+        assert b'<link href="https://w3id.org/ijdp/sparql#truncated"/>' in xml.data
+        pyoxigraph.parse_query_results(xml.data, format=pyoxigraph.QueryResultsFormat.XML)
+        small = client.get("/sparql", query_string={"query": "SELECT * WHERE { ?s ?p ?o } LIMIT 3"})
+        assert "X-SPARQL-Truncated" not in small.headers
+        construct = client.get("/sparql", query_string={"query": "CONSTRUCT WHERE { ?s ?p ?o }"},
+                               headers={"Accept": "application/n-triples"})
+        assert construct.headers["X-SPARQL-Truncated"] == "true"
+        assert len(construct.data.decode().strip().splitlines()) == 5
+    finally:
+        app.extensions["ijdp_pool"].close()
+
+
+def test_runaway_query_is_stopped_while_others_are_answered(prepared_store, dist):
+    app = make_app(prepared_store, dist, query_timeout=2.0, query_workers=2)
+    try:
+        outcome = {}
+
+        def runaway():
+            started = time.monotonic()
+            outcome["response"] = app.test_client().get("/sparql", query_string={"query": RUNAWAY})
+            outcome["seconds"] = time.monotonic() - started
+
+        thread = threading.Thread(target=runaway)
+        thread.start()
+        time.sleep(0.3)
+        quick = app.test_client().get("/sparql", query_string={"query": ACRONYMS})
+        assert quick.status_code == 200 and thread.is_alive()
+        thread.join(30)
+        body = problem(outcome["response"], 503)
+        assert "stopped" in body["detail"]
+        assert outcome["seconds"] < 10
+        # the killed worker is replaced: the pool keeps answering
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if app.test_client().get("/sparql", query_string={"query": ACRONYMS}).status_code == 200:
+                break
+        assert app.test_client().get("/sparql", query_string={"query": ACRONYMS}).status_code == 200
+    finally:
+        app.extensions["ijdp_pool"].close()
+
+
+# ------------------------------------------------------------------- health
+
+def test_healthz_reports_the_dataset_version(client, dist):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert json.loads(response.data)["version"] == json.loads((dist / "build.json").read_text())["version"]
+
+
+def test_healthz_is_503_until_the_store_is_open(prepared_store, dist, monkeypatch):
+    from ijdp import querypool
+    gate = threading.Event()
+    original = querypool.QueryPool._start_all
+    monkeypatch.setattr(querypool.QueryPool, "_start_all", lambda self: (gate.wait(30), original(self)))
+    from ijdp.app import create_app
+    from ijdp.config import Settings
+    app = create_app({"IJDP_SETTINGS": Settings(dist_dir=str(dist)), "IJDP_STORE": prepared_store})
+    try:
+        assert app.test_client().get("/healthz").status_code == 503
+        gate.set()
+        deadline = time.monotonic() + 30
+        while not app.extensions["ijdp_pool"].ready and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert app.test_client().get("/healthz").status_code == 200
+    finally:
+        gate.set()
+        app.extensions["ijdp_pool"].close()
+
+
+# ------------------------------------------------------------- admin updates
+
+@pytest.fixture
+def admin_app(prepared_store, dist, tmp_path):
+    copy = tmp_path / "store"
+    shutil.copytree(prepared_store, copy)
+    app = make_app(str(copy), dist, admin_token="s3cret")
+    yield app
+    app.extensions["ijdp_pool"].close()
+
+
+def test_admin_update_needs_the_token_and_then_is_visible(admin_app):
+    client = admin_app.test_client()
+    insert = "INSERT DATA { <http://example.org/a> <http://example.org/b> <http://example.org/c> }"
+    problem(client.post("/sparql/update", data={"update": insert}), 403)
+    problem(client.post("/sparql/update", data={"update": insert}, headers={"Authorization": "Bearer wrong"}), 403)
+    ok = client.post("/sparql/update", data=insert, content_type="application/sparql-update",
+                     headers={"Authorization": "Bearer s3cret"})
+    assert ok.status_code == 200, ok.get_data(as_text=True)
+    seen = client.get("/sparql", query_string={"query": "ASK { <http://example.org/a> <http://example.org/b> ?c }"})
+    assert json.loads(seen.data)["boolean"] is True
+    problem(client.post("/sparql/update", data={"update": "LOAD <http://127.0.0.1:9/x.ttl>"},
+                        headers={"Authorization": "Bearer s3cret"}), 403)
+    problem(client.post("/sparql/update", data={"update": "INSERT DATA {"},
+                        headers={"Authorization": "Bearer s3cret"}), 400)
+
+
+def test_update_path_is_closed_without_a_configured_token(client):
+    problem(client.post("/sparql/update", data={"update": "CLEAR ALL"}, headers={"Authorization": "Bearer "}), 403)
