@@ -7,7 +7,7 @@ import pytest
 import rdflib
 from click.testing import CliRunner
 
-from conftest import DATA, REPO
+from conftest import REPO
 from ijdp import resources
 from ijdp.build import build_publication, write_dumps
 from ijdp.cli import main

@@ -8,7 +8,6 @@ import time
 import pyoxigraph
 import pytest
 import rdflib
-from rdflib.query import Result
 
 from conftest import make_app
 
@@ -205,6 +204,11 @@ def test_service_is_refused_unless_allowed(client, query):
     assert "SERVICE" in body["detail"]
 
 
+def test_malformed_update_on_the_public_endpoint_is_a_400(client):
+    problem(client.post("/sparql", data={"query": "INSERT DATA { <http://a> <http://b> }"}), 400)
+    problem(client.post("/sparql", data={"query": "LOAD ;"}), 400)
+
+
 def test_service_inside_a_string_is_not_a_service(client):
     response = client.get("/sparql", query_string={"query": 'SELECT ("SERVICE <http://x/>" AS ?a) WHERE {}'})
     assert response.status_code == 200
@@ -354,6 +358,14 @@ def test_admin_update_needs_the_token_and_then_is_visible(admin_app):
                         headers={"Authorization": "Bearer s3cret"}), 403)
     problem(client.post("/sparql/update", data={"update": "INSERT DATA {"},
                         headers={"Authorization": "Bearer s3cret"}), 400)
+    # a LOAD that does not even parse is malformed (400), not forbidden
+    problem(client.post("/sparql/update", data={"update": "LOAD ;"}, headers={"Authorization": "Bearer s3cret"}), 400)
+    # LOAD SILENT fails silently: nothing is fetched, nothing changes, the update succeeds
+    before = client.get("/sparql", query_string={"query": "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"}).data
+    silent = client.post("/sparql/update", data={"update": "LOAD SILENT <http://127.0.0.1:9/x.ttl> INTO GRAPH <http://g>"},
+                         headers={"Authorization": "Bearer s3cret"})
+    assert silent.status_code == 200
+    assert client.get("/sparql", query_string={"query": "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"}).data == before
 
 
 def test_update_path_is_closed_without_a_configured_token(client):

@@ -12,7 +12,8 @@ from .iris import rebase_text
 from .negotiation import UnknownFormat, by_name, negotiate, prefers_html
 from .problems import problem
 from .querypool import Job, PoolUnavailable, QueryTimeout, run_update
-from .sparql import declares_dataset, masked, query_form, service_endpoints
+from .sparql import (declares_dataset, has_load, query_form, service_endpoints, update_syntax_error,
+                     without_silent_loads)
 
 bp = Blueprint("sparql", __name__)
 
@@ -95,13 +96,14 @@ def sparql():
 def answer(query: str, params) -> Response:
     config = settings()
     form = query_form(query)
+    refused = _refused_service(query)
+    if refused is not None:
+        return refused
     if form == "UPDATE":
+        message = update_syntax_error(query)
+        if message:
+            return _syntax_problem(message)
         return problem(403, "This is a read-only endpoint: SPARQL Update (including LOAD) is not accepted here.", "update-refused")
-    for endpoint in service_endpoints(query):
-        if endpoint is None or endpoint not in config.service_allowlist:
-            shown = endpoint or "a variable"
-            return problem(403, f"SERVICE {shown} is not allowed: this endpoint makes no outbound requests "
-                                "except to its configured allow-list.", "service-refused")
     html = prefers_html(request.accept_mimetypes, (*RESULTS_FORMATS, *RDF_FORMATS)) and not params.get("format")
     results_format, graph_format = _chosen_formats(params)
     if html:
@@ -136,6 +138,15 @@ def answer(query: str, params) -> Response:
     if html:
         return _html_results(query, outcome, headers)
     return Response(outcome.body, status=200, headers=headers, content_type=_content_type(outcome.media_type))
+
+
+def _refused_service(text: str):
+    for endpoint in service_endpoints(text):
+        if endpoint is None or endpoint not in settings().service_allowlist:
+            shown = endpoint or "a variable"
+            return problem(403, f"SERVICE {shown} is not allowed: this endpoint makes no outbound requests "
+                                "except to its configured allow-list.", "service-refused")
+    return None
 
 
 def _content_type(media_type: str) -> str:
@@ -230,8 +241,16 @@ def update():
         text = values[0]
     else:
         return problem(415, "Send application/sparql-update or a form with an update parameter.", "unsupported-media-type")
-    if re.search(r"\bLOAD\b", masked(text), re.I):
-        return problem(403, "LOAD is refused: this server makes no outbound requests.", "load-refused")
+    message = update_syntax_error(text)
+    if message:
+        return _syntax_problem(message)
+    text = without_silent_loads(text)
+    if has_load(text):
+        return problem(403, "LOAD is refused: this server makes no outbound requests (LOAD SILENT succeeds without loading).",
+                       "load-refused")
+    refused = _refused_service(text)
+    if refused is not None:
+        return refused
     try:
         status, message = run_update(current_app.config["IJDP_STORE"], text, config.query_timeout)
     except QueryTimeout as err:

@@ -10,6 +10,7 @@ import json
 import pyoxigraph
 
 from .querypool import Job, Outcome
+from .sparql import query_store
 
 TRUNCATION_LINK = "https://w3id.org/ijdp/sparql#truncated"
 
@@ -54,7 +55,7 @@ def run_job(store: pyoxigraph.Store, job: Job) -> Outcome:
     if job.named_graphs:
         kwargs["named_graphs"] = [pyoxigraph.NamedNode(g) for g in job.named_graphs]
     try:
-        results = store.query(job.query, **kwargs)
+        results = query_store(store, job.query, **kwargs)
     except SyntaxError as err:
         return Outcome(kind="syntax", message=err.args[0] if err.args else str(err))
 

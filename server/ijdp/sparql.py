@@ -44,11 +44,37 @@ def execute(store: pyoxigraph.Store, query: str, *, union_default: bool = True,
     if named_graphs:
         kwargs["named_graphs"] = [pyoxigraph.NamedNode(g) for g in named_graphs]
     try:
-        return store.query(query, **kwargs)
+        return query_store(store, query, **kwargs)
     except SyntaxError as err:
         raise QuerySyntaxError(parse_error_message(err)) from None
-    except OSError as err:  # evaluation errors (e.g. a SERVICE that cannot be reached)
+    except (OSError, RuntimeError, ValueError) as err:  # evaluation errors
         raise IjdpError(f"query failed: {err}") from None
+
+
+_UNKNOWN_FUNCTION = re.compile(r"The custom function <([^>]*)> is not supported")
+
+
+def _unknown_function(*args):
+    return None  # an expression error: the variable stays unbound (SPARQL 1.1, section 17.3)
+
+
+def query_store(store: pyoxigraph.Store, query: str, **kwargs):
+    """store.query, where calls to unknown extension functions are expression errors.
+
+    SPARQL says an unsupported function call is an error that leaves its
+    variable unbound; pyoxigraph refuses the whole query instead, naming the
+    function, so each named function is registered as one that always errs.
+    """
+    functions = dict(kwargs.pop("custom_functions", None) or {})
+    for _ in range(32):
+        try:
+            return store.query(query, custom_functions=functions or None, **kwargs)
+        except RuntimeError as err:
+            match = _UNKNOWN_FUNCTION.search(str(err))
+            if not match or pyoxigraph.NamedNode(match.group(1)) in functions:
+                raise
+            functions[pyoxigraph.NamedNode(match.group(1))] = _unknown_function
+    return store.query(query, custom_functions=functions, **kwargs)
 
 
 def is_graph_result(results) -> bool:
@@ -97,8 +123,8 @@ _PREFIX_DECL = re.compile(r"PREFIX\s+([A-Za-z][\w.-]*)?:\s*<([^>]*)>", re.I)
 _SERVICE = re.compile(r"\bSERVICE\s+(?:SILENT\s+)?(<[^>]*>|[A-Za-z][\w.-]*:[\w.-]*|:[\w.-]*|[?$]\w+)", re.I)
 
 
-def masked(query: str) -> str:
-    """The query with strings and comments blanked out; IRIs (which may hold '#') kept."""
+def masked(query: str, keep_iris: bool = True) -> str:
+    """The query with strings and comments blanked out; IRIs (which may hold '#') kept or blanked."""
     out, position = [], 0
     while position < len(query):
         char = query[position]
@@ -106,7 +132,7 @@ def masked(query: str) -> str:
         if char == "<":
             match = _IRI.match(query, position)
             if match:
-                out.append(match.group(0))
+                out.append(match.group(0) if keep_iris else "<" + " " * (len(match.group(0)) - 2) + ">")
                 position = match.end()
                 continue
         if char in "\"'":
@@ -145,4 +171,45 @@ def service_endpoints(query: str) -> list:
 
 def declares_dataset(query: str) -> bool:
     """True when the query has its own FROM / FROM NAMED clauses (which then define its dataset)."""
-    return re.search(r"\bFROM\b", masked(query), re.I) is not None
+    return re.search(r"\bFROM\b", masked(query, keep_iris=False), re.I) is not None
+
+
+_FETCHING = re.compile(r"\b(LOAD|SERVICE)\s+(?:SILENT\s+)?(?:<[^>]*>|[?$]\w+|[A-Za-z][\w.-]*:[\w.-]*|:[\w.-]*)", re.I)
+_LOAD_SILENT = re.compile(r"\bLOAD\s+SILENT\s+<[^>]*>(?:\s+INTO\s+GRAPH\s+<[^>]*>)?\s*;?", re.I)
+
+
+def without_silent_loads(update: str) -> str:
+    """The update without its LOAD SILENT operations.
+
+    This server never fetches, so a LOAD SILENT always fails, and a failing
+    silent operation changes nothing and reports success (SPARQL 1.1 Update 3.1.4).
+    """
+    text = masked(update)
+    spans = [m.span() for m in _LOAD_SILENT.finditer(text)]
+    for start, end in reversed(spans):
+        update = update[:start] + " " + update[end:]
+    return update
+
+
+def has_load(update: str) -> bool:
+    return re.search(r"\bLOAD\b", masked(update, keep_iris=False), re.I) is not None
+
+
+def update_syntax_error(update: str) -> str | None:
+    """The parser's message if the update does not parse, else None.
+
+    pyoxigraph has no parse-only call for updates, so the update runs against a
+    throwaway empty in-memory store, with every LOAD and SERVICE target replaced
+    by an IRI no client can fetch, so nothing leaves the machine.
+    """
+    text = masked(update)
+    for match in reversed(list(_FETCHING.finditer(text))):
+        keyword = match.group(1)
+        update = update[:match.start()] + f"{keyword} SILENT <urn:ijdp:never-fetched>" + update[match.end():]
+    try:
+        pyoxigraph.Store().update(update)
+    except SyntaxError as err:
+        return err.args[0] if err.args else str(err)
+    except Exception:  # noqa: BLE001 - evaluation problems are not syntax problems
+        return None
+    return None
