@@ -33,11 +33,20 @@ build: install java
 validate: install
 	$(BIN)/ijdp validate
 
+# The local server rewrites the published base so that its IRIs dereference here.
 serve: build
-	$(BIN)/ijdp serve --host $(HOST) --port $(PORT) --dist $(DIST)
+	$(BIN)/ijdp serve --host $(HOST) --port $(PORT) --dist $(DIST) --base-iri http://$(HOST):$(PORT)/
 
 test: install java
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# W3C SPARQL 1.1 suite alone (it also runs in `make test`).
+conformance: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m conformance
+
+# Median latency of every example query against the HTTP floor (bench/results/).
+bench: build
+	$(BIN)/python bench/http_latency.py --dist $(DIST)
 
 clean:
 	rm -rf $(DIST) build *.egg-info server/*.egg-info .pytest_cache

@@ -347,13 +347,15 @@ def admin_app(prepared_store, dist, tmp_path):
 def test_admin_update_needs_the_token_and_then_is_visible(admin_app):
     client = admin_app.test_client()
     insert = "INSERT DATA { <http://example.org/a> <http://example.org/b> <http://example.org/c> }"
+    ask = {"query": "ASK { <http://example.org/a> <http://example.org/b> ?c }"}
+    assert json.loads(client.get("/sparql", query_string=ask).data)["boolean"] is False  # now in the caches
     problem(client.post("/sparql/update", data={"update": insert}), 403)
     problem(client.post("/sparql/update", data={"update": insert}, headers={"Authorization": "Bearer wrong"}), 403)
     ok = client.post("/sparql/update", data=insert, content_type="application/sparql-update",
                      headers={"Authorization": "Bearer s3cret"})
     assert ok.status_code == 200, ok.get_data(as_text=True)
-    seen = client.get("/sparql", query_string={"query": "ASK { <http://example.org/a> <http://example.org/b> ?c }"})
-    assert json.loads(seen.data)["boolean"] is True
+    assert json.loads(client.get("/sparql", query_string=ask).data)["boolean"] is True
+    assert json.loads(client.post("/sparql", data=ask).data)["boolean"] is True
     problem(client.post("/sparql/update", data={"update": "LOAD <http://127.0.0.1:9/x.ttl>"},
                         headers={"Authorization": "Bearer s3cret"}), 403)
     problem(client.post("/sparql/update", data={"update": "INSERT DATA {"},

@@ -33,8 +33,10 @@ def create_app(config: dict | None = None) -> Flask:
         app.config["IJDP_STORE"] = str(store_db(prepare_store(settings.dist_dir, settings.base_iri)))
     app.config.setdefault("IJDP_VERSION", _dataset_version(settings))
 
-    from .querypool import QueryPool
-    app.extensions["ijdp_pool"] = QueryPool(app.config["IJDP_STORE"], size=settings.query_workers)
+    from .querypool import BoundedCache, QueryPool
+    app.extensions["ijdp_response_cache"] = BoundedCache(settings.result_cache_bytes // 2)
+    app.extensions["ijdp_pool"] = QueryPool(app.config["IJDP_STORE"], size=settings.query_workers,
+                                              cache_bytes=settings.result_cache_bytes)
 
     from . import endpoint
     app.register_blueprint(endpoint.bp)
@@ -46,6 +48,12 @@ def create_app(config: dict | None = None) -> Flask:
         body = {"status": "ok" if ready else "starting", "version": app.config["IJDP_VERSION"]}
         return Response(json.dumps(body) + "\n", status=200 if ready else 503, mimetype="application/json",
                         headers={"Cache-Control": "no-store"})
+
+    if settings.bench_floor:
+        @app.get("/_floor/<int:size>")
+        def floor(size: int):
+            # The same server answering a fixed body: what every request costs before any query runs.
+            return Response(b"x" * min(size, 50_000_000), mimetype="application/octet-stream")
 
     @app.after_request
     def cors(response: Response):

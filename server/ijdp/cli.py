@@ -140,6 +140,8 @@ def query(query_text, query_file, data_files, named_files, fmt, dist):
               help=help_text("max_request_bytes"))
 @click.option("--workers", default=DEFAULTS.workers, show_default=True, type=int, help=help_text("workers"))
 @click.option("--query-workers", default=DEFAULTS.query_workers, show_default=True, type=int, help=help_text("query_workers"))
+@click.option("--result-cache-bytes", default=DEFAULTS.result_cache_bytes, show_default=True, type=int,
+              help=help_text("result_cache_bytes"))
 @click.option("--dist", default=DEFAULTS.dist_dir, show_default=True, help=help_text("dist_dir"))
 @click.option("--store", "store_dir", type=click.Path(file_okay=False), default=None,
               help="Serve this on-disk pyoxigraph store (created empty when missing) instead of the built dumps.")
@@ -147,7 +149,8 @@ def query(query_text, query_file, data_files, named_files, fmt, dist):
 @click.option("--admin-token", default=None, envvar="IJDP_ADMIN_TOKEN", help=help_text("admin_token") + " (env IJDP_ADMIN_TOKEN)")
 @click.option("--union-default-graph/--no-union-default-graph", default=True, show_default=True,
               help=help_text("union_default_graph"))
-def serve(host, port, base_iri, query_timeout, max_rows, max_request_bytes, workers, query_workers, dist, store_dir,
+def serve(host, port, base_iri, query_timeout, max_rows, max_request_bytes, workers, query_workers, result_cache_bytes,
+          dist, store_dir,
           service_allowlist, admin_token, union_default_graph):
     """Serve the SPARQL endpoint (and the rest of the site) under gunicorn."""
     from .config import PUBLISHED_BASE, from_environment
@@ -156,7 +159,7 @@ def serve(host, port, base_iri, query_timeout, max_rows, max_request_bytes, work
 
     settings = from_environment().with_overrides(
         host=host, port=port, base_iri=base_iri or PUBLISHED_BASE, query_timeout=query_timeout, max_rows=max_rows,
-        max_request_bytes=max_request_bytes, workers=workers, query_workers=query_workers, dist_dir=dist,
+        max_request_bytes=max_request_bytes, result_cache_bytes=result_cache_bytes, workers=workers, query_workers=query_workers, dist_dir=dist,
         service_allowlist=tuple(service_allowlist), admin_token=admin_token or "",
         union_default_graph=union_default_graph)
     try:

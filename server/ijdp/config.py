@@ -26,9 +26,11 @@ class Settings:
     union_default_graph: bool = _setting(True, "Use the union of all graphs as the default graph of queries that name none.")
     query_timeout: float = _setting(30.0, "Seconds a SPARQL query may run before it is stopped (503).")
     max_rows: int = _setting(10000, "Most result rows a SELECT returns; a truncated result says so.")
+    result_cache_bytes: int = _setting(64 * 1024 * 1024, "Bytes of answers kept to serve repeated queries (the data only changes by update, which clears it); 0 disables.")
     max_request_bytes: int = _setting(1_000_000, "Largest request body accepted (413 above).")
     service_allowlist: tuple = _setting((), "SPARQL endpoints that SERVICE may call; empty refuses every SERVICE.")
     admin_token: str = _setting("", "Bearer token that enables the SPARQL update path; empty disables it.")
+    bench_floor: bool = _setting(False, "Expose /_floor/<bytes>, a fixed body of that size: the HTTP floor for `make bench`.")
     skip_reasoner: bool = _setting(False, "Build without the OWL consistency check (only where no Java runtime exists).")
 
     def with_overrides(self, **values) -> "Settings":

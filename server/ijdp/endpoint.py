@@ -56,8 +56,12 @@ def _params():
              "or application/x-www-form-urlencoded.", "unsupported-media-type"))
 
 
-def _chosen_formats(params):
-    """(results format, graph format) for this request, either may be None."""
+def _chosen_formats(params, form: str):
+    """(results format, graph format) for this request, either may be None.
+
+    Only the kind the query's form needs is negotiated (the form is read from
+    the query's first keyword; the worker reports 406 if the result differs).
+    """
     key = params.get("format") or params.get("output")
     if key:
         try:
@@ -70,11 +74,31 @@ def _chosen_formats(params):
         except UnknownFormat:
             names = ", ".join(f.name for f in (*RESULTS_FORMATS, *RDF_FORMATS))
             raise ProtocolError(problem(400, f"Unknown format {key!r}; use one of {names}.", "unknown-format")) from None
-    return negotiate(request.accept_mimetypes, RESULTS_FORMATS), negotiate(request.accept_mimetypes, RDF_FORMATS)
+    if form in ("CONSTRUCT", "DESCRIBE"):
+        return None, negotiate(request.accept_mimetypes, RDF_FORMATS)
+    return negotiate(request.accept_mimetypes, RESULTS_FORMATS), None
 
 
 @bp.route("/sparql", methods=["GET", "POST"])
 def sparql():
+    # Identical GET requests on an unchanged store get the same bytes: answer them
+    # before any parsing (the store generation in the key makes updates visible).
+    cache = current_app.extensions["ijdp_response_cache"]
+    key = None
+    if request.method == "GET" and request.query_string:
+        key = (request.query_string, request.headers.get("Accept", ""), pool().generation_stamp())
+        hit = cache.get(key)
+        if hit is not None:
+            body, headers = hit
+            return Response(body, status=200, headers=headers)
+    response = _sparql()
+    if key is not None and response.status_code == 200 and not response.is_streamed:
+        body = response.get_data()
+        cache.put(key, (body, list(response.headers.items())), len(body) + len(key[0]))
+    return response
+
+
+def _sparql():
     try:
         params, body_query = _params()
         if "update" in params:
@@ -105,9 +129,10 @@ def answer(query: str, params) -> Response:
             return _syntax_problem(message)
         return problem(403, "This is a read-only endpoint: SPARQL Update (including LOAD) is not accepted here.", "update-refused")
     html = prefers_html(request.accept_mimetypes, (*RESULTS_FORMATS, *RDF_FORMATS)) and not params.get("format")
-    results_format, graph_format = _chosen_formats(params)
     if html:
         results_format, graph_format = RESULTS_FORMATS[0], RDF_FORMATS[0]
+    else:
+        results_format, graph_format = _chosen_formats(params, form)
     wanted = graph_format if form in ("CONSTRUCT", "DESCRIBE") else results_format
     if wanted is None:
         return _not_acceptable(form)
@@ -116,8 +141,8 @@ def answer(query: str, params) -> Response:
               graph_format=graph_format.media_type if graph_format else None,
               max_rows=config.max_rows,
               union_default=config.union_default_graph and not declares_dataset(query),
-              default_graphs=params.getlist("default-graph-uri"),
-              named_graphs=params.getlist("named-graph-uri"))
+              default_graphs=tuple(params.getlist("default-graph-uri")),
+              named_graphs=tuple(params.getlist("named-graph-uri")))
     try:
         outcome = pool().run(job, timeout=config.query_timeout)
     except QueryTimeout as err:

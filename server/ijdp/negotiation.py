@@ -39,6 +39,8 @@ def negotiate(accept: MIMEAccept, formats, format_param: str | None = None):
 
 def prefers_html(accept: MIMEAccept, rdf_formats) -> bool:
     """True when a browser asks: text/html beats every RDF format we could send."""
+    if not any("html" in value for value in accept.values()):
+        return False
     html = accept.quality("text/html")
     if html <= 0 or accept.best_match(["text/html"]) is None:
         return False

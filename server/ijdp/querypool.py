@@ -8,26 +8,29 @@ file changes and each worker reopens its read-only view before its next query.
 """
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 GENERATION_FILE = "ijdp-generation"
+log = logging.getLogger("ijdp")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Job:
     query: str
     results_format: str | None        # media type for SELECT/ASK, None if not acceptable
     graph_format: str | None          # media type for CONSTRUCT/DESCRIBE, None if not acceptable
     max_rows: int
     union_default: bool = True
-    default_graphs: list = field(default_factory=list)
-    named_graphs: list = field(default_factory=list)
+    default_graphs: tuple = ()
+    named_graphs: tuple = ()
     base_iri: str | None = None
 
 
@@ -98,7 +101,10 @@ class _Worker:
         child.close()
 
     def wait_ready(self, timeout: float) -> bool:
-        return self.conn.poll(timeout) and self.conn.recv() == "ready"
+        try:
+            return self.conn.poll(timeout) and self.conn.recv() == "ready"
+        except (EOFError, OSError):
+            return False  # the worker died while opening the store
 
     def kill(self) -> None:
         try:
@@ -108,13 +114,46 @@ class _Worker:
             self.conn.close()
 
 
+class BoundedCache:
+    """Values by key, least recently used first out, bounded by the bytes the caller counts."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        if not self.max_bytes:
+            return None
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            self._entries.move_to_end(key)
+            return entry[0]
+
+    def put(self, key, value, size: int) -> None:
+        if not self.max_bytes or size > self.max_bytes // 4:
+            return
+        with self._lock:
+            if key in self._entries:
+                return
+            self._entries[key] = (value, size)
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, (_, old_size) = self._entries.popitem(last=False)
+                self._bytes -= old_size
+
+
 class QueryPool:
     """A fixed number of query workers over one on-disk store."""
 
-    def __init__(self, store_path, size: int = 2, start_timeout: float = 120.0):
+    def __init__(self, store_path, size: int = 2, start_timeout: float = 120.0, cache_bytes: int = 0):
         self.store_path = str(store_path)
         self.size = size
         self.start_timeout = start_timeout
+        self.cache = BoundedCache(cache_bytes)
         self._context = multiprocessing.get_context("forkserver")
         self._idle: queue.Queue = queue.Queue()
         self._ready = threading.Event()
@@ -134,12 +173,30 @@ class QueryPool:
             self._ready.set()
         else:
             worker.kill()
+            log.error("a query worker could not open the store at %s", self.store_path)
 
     def _start_all(self) -> None:
         for _ in range(self.size):
             self._spawn()
 
+    def generation_stamp(self) -> int:
+        """Changes whenever an update changes the store (cache keys include it)."""
+        try:
+            return os.stat(Path(self.store_path) / GENERATION_FILE).st_mtime_ns
+        except OSError:
+            return 0
+
     def run(self, job: Job, timeout: float) -> Outcome:
+        key = (job, self.generation_stamp())
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
+        outcome = self._run(job, timeout)
+        if outcome.kind == "ok":
+            self.cache.put(key, outcome, len(outcome.body) + len(job.query))
+        return outcome
+
+    def _run(self, job: Job, timeout: float) -> Outcome:
         deadline = time.monotonic() + timeout
         try:
             worker = self._idle.get(timeout=timeout)

@@ -1,6 +1,7 @@
 """Running SPARQL with pyoxigraph and writing its results, for the CLI and the server."""
 from __future__ import annotations
 
+import functools
 import re
 
 import pyoxigraph
@@ -123,33 +124,21 @@ _PREFIX_DECL = re.compile(r"PREFIX\s+([A-Za-z][\w.-]*)?:\s*<([^>]*)>", re.I)
 _SERVICE = re.compile(r"\bSERVICE\s+(?:SILENT\s+)?(<[^>]*>|[A-Za-z][\w.-]*:[\w.-]*|:[\w.-]*|[?$]\w+)", re.I)
 
 
+_TOKENS = re.compile(f"({_IRI.pattern})|({_STRING.pattern})|(#[^\\n]*)")
+
+
+@functools.lru_cache(maxsize=512)
 def masked(query: str, keep_iris: bool = True) -> str:
-    """The query with strings and comments blanked out; IRIs (which may hold '#') kept or blanked."""
-    out, position = [], 0
-    while position < len(query):
-        char = query[position]
-        match = None
-        if char == "<":
-            match = _IRI.match(query, position)
-            if match:
-                out.append(match.group(0) if keep_iris else "<" + " " * (len(match.group(0)) - 2) + ">")
-                position = match.end()
-                continue
-        if char in "\"'":
-            match = _STRING.match(query, position)
-        elif char == "#":
-            end = query.find("\n", position)
-            end = len(query) if end < 0 else end
-            out.append(" " * (end - position))
-            position = end
-            continue
-        if match:
-            out.append(" " * len(match.group(0)))
-            position = match.end()
-        else:
-            out.append(char)
-            position += 1
-    return "".join(out)
+    """The query with strings and comments blanked out; IRIs (which may hold '#') kept or blanked.
+
+    Offsets are preserved, so a match in the masked text is a match in the query.
+    """
+    def blank(match):
+        text = match.group(0)
+        if match.group(1):
+            return text if keep_iris else "<" + " " * (len(text) - 2) + ">"
+        return " " * len(text)
+    return _TOKENS.sub(blank, query)
 
 
 def service_endpoints(query: str) -> list:

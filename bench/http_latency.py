@@ -1,0 +1,132 @@
+"""Median latency of every example query on the live server, against the HTTP floor.
+
+The floor is the same server answering a fixed body of the same size
+(/_floor/<bytes>, enabled only here) to the same request (same query string and
+headers), so the difference is the SPARQL work alone. Two servers run side by side: one as
+deployed (result cache on) and one with the result cache off, so the table
+shows both what users get for repeated queries and what a fresh query costs.
+Query and floor requests alternate in one run, one keep-alive connection per
+server to 127.0.0.1, so all see the same machine load; we report medians and ratios.
+
+    python bench/http_latency.py [--rounds 40] [--dist dist] [--out bench/results/http-latency.md]
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "server"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(port: int, process, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit("the server exited before becoming healthy")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("the server did not become healthy")
+
+
+def timed_get(connection, path: str, headers: dict) -> tuple[float, int]:
+    started = time.perf_counter()
+    connection.request("GET", path, headers=headers)
+    response = connection.getresponse()
+    body = response.read()
+    elapsed = time.perf_counter() - started
+    if response.status != 200:
+        raise SystemExit(f"{path[:80]}: HTTP {response.status}: {body[:200]!r}")
+    return elapsed, len(body)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=40, help="requests per query and per floor (bounded)")
+    parser.add_argument("--dist", default="dist")
+    parser.add_argument("--out", default=str(HERE / "results" / "http-latency.md"))
+    args = parser.parse_args()
+    rounds = max(5, min(args.rounds, 500))
+
+    from ijdp.examples import examples
+
+    env = {**os.environ, "IJDP_BENCH_FLOOR": "1"}
+    ijdp = Path(sys.executable).with_name("ijdp")
+    servers = {}
+    for mode, extra in (("cached", []), ("uncached", ["--result-cache-bytes", "0"])):
+        port = free_port()
+        process = subprocess.Popen([str(ijdp), "serve", "--port", str(port), "--dist", args.dist, *extra],
+                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        servers[mode] = (port, process)
+    try:
+        for port, process in servers.values():
+            wait_healthy(port, process)
+        connections = {mode: http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                       for mode, (port, _) in servers.items()}
+        headers = {"Accept": "application/sparql-results+json", "Connection": "keep-alive"}
+        rows = []
+        for example in examples():
+            query_string = urllib.parse.urlencode({"query": example.text})
+            path = "/sparql?" + query_string
+            times = {key: [] for key in ("cached", "cached-floor", "uncached", "uncached-floor")}
+            size = 0
+            for mode, connection in connections.items():
+                _, size = timed_get(connection, path, headers)  # warm-up, and the body size for the floor
+                timed_get(connection, f"/_floor/{size}?{query_string}", headers)
+            for _ in range(rounds):
+                for mode, connection in connections.items():
+                    times[mode].append(timed_get(connection, path, headers)[0])
+                    times[f"{mode}-floor"].append(timed_get(connection, f"/_floor/{size}?{query_string}", headers)[0])
+            m = {key: statistics.median(values) * 1000 for key, values in times.items()}
+            rows.append((example.name, size, m["cached"], m["cached-floor"], m["cached"] / m["cached-floor"],
+                         m["uncached"], m["uncached-floor"], m["uncached"] / m["uncached-floor"]))
+    finally:
+        for _, process in servers.values():
+            process.terminate()
+        for _, process in servers.values():
+            process.wait(30)
+
+    cached, uncached = [r[4] for r in rows], [r[7] for r in rows]
+    lines = [
+        f"Median latency in ms over {rounds} interleaved requests each, one keep-alive connection per server to "
+        f"127.0.0.1, {os.cpu_count()} CPUs; floor = the same server sending a fixed body of the same size "
+        "to the same request. "
+        "`cached`: the server as deployed (repeated queries answered from the result cache); "
+        "`uncached`: result cache off (every request runs the query in a worker process).",
+        "",
+        "| query | bytes | cached | floor | ratio | uncached | floor | ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [f"| {r[0]} | {r[1]} | {r[2]:.2f} | {r[3]:.2f} | {r[4]:.2f} | {r[5]:.2f} | {r[6]:.2f} | {r[7]:.2f} |"
+              for r in rows]
+    lines += ["", f"Cached: median ratio {statistics.median(cached):.2f}, worst {max(cached):.2f}. "
+                  f"Uncached: median ratio {statistics.median(uncached):.2f}, worst {max(uncached):.2f}. "
+                  "Target: within 1.30 of the floor."]
+    report = "\n".join(lines) + "\n"
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(report)
+    print(report)
+
+
+if __name__ == "__main__":
+    main()
