@@ -165,3 +165,27 @@ def test_healthz_and_cors_live(live):
     with urllib.request.urlopen(live + "healthz") as response:
         assert response.status == 200 and json.loads(response.read())["status"] == "ok"
         assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_service_reaches_an_allow_listed_endpoint_only(dist, tmp_path):
+    """A second server on 127.0.0.1 stands in for a remote endpoint."""
+    remote, remote_base = start_server(dist, log_path=tmp_path / "remote.log")
+    try:
+        local, local_base = start_server(dist, "--allow-service", remote_base + "sparql", log_path=tmp_path / "local.log")
+        try:
+            query = (f"SELECT ?a WHERE {{ SERVICE <{remote_base}sparql> "
+                     "{ ?s <http://www.w3.org/2004/02/skos/core#altLabel> ?a } } ORDER BY ?a")
+            out = curl("-H", "Accept: text/csv", "-G", "--data-urlencode", f"query={query}", local_base + "sparql")
+            assert "MeitY" in out.stdout.splitlines()
+            other = query.replace(remote_base, "http://127.0.0.1:9/")
+            out = curl("-o", "/dev/null", "-w", "%{http_code}", "-G", "--data-urlencode", f"query={other}",
+                       local_base + "sparql")
+            assert out.stdout == "403"
+            description = rdflib.Graph().parse(data=curl("-H", "Accept: text/turtle", local_base + "sparql").stdout,
+                                               format="turtle")
+            sd = rdflib.Namespace("http://www.w3.org/ns/sparql-service-description#")
+            assert (None, sd.feature, sd.BasicFederatedQuery) in description
+        finally:
+            stop(local)
+    finally:
+        stop(remote)
