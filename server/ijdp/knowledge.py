@@ -15,14 +15,14 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rdflib import RDF, SKOS, XSD, Dataset, Graph, Literal, URIRef
+from rdflib import RDF, SKOS, XSD, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS
 
 from . import resources
 from .config import PUBLISHED_BASE
 from .errors import IjdpError
 from .rdfio import load_dataset, load_graph
-from .vocab import GRAPH_NAMES, IJDP, OA, PROV, TIME, graph_iri
+from .vocab import GRAPH_NAMES, IJDP, OA, PROV, TIME
 
 QUOTE_CONTEXT = 32  # characters of prefix and suffix kept with each quote
 
@@ -32,14 +32,6 @@ class Publication:
     graphs: dict = field(default_factory=lambda: {name: Graph() for name in GRAPH_NAMES})
     snapshot_text: str = ""
     snapshot_sha256: str = ""
-
-    def dataset(self, base: str = PUBLISHED_BASE) -> Dataset:
-        dataset = Dataset()
-        for name in GRAPH_NAMES:
-            target = dataset.graph(graph_iri(name, base))
-            for triple in self.graphs[name]:
-                target.add(triple)
-        return dataset
 
     def merged(self, names=GRAPH_NAMES) -> Graph:
         graph = Graph()

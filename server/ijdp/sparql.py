@@ -7,7 +7,7 @@ import re
 import pyoxigraph
 
 from .errors import IjdpError
-from .formats import RDF_FORMATS, RESULTS_FORMATS, rdf_format, results_format
+from .formats import rdf_format, results_format
 
 
 class QuerySyntaxError(IjdpError):
@@ -113,9 +113,6 @@ def _cell(term) -> str:
         return term.value
     return str(term).strip("<>") if isinstance(term, pyoxigraph.NamedNode) else str(term)
 
-
-RESULT_FORMAT_NAMES = [f.name for f in RESULTS_FORMATS]
-GRAPH_FORMAT_NAMES = [f.name for f in RDF_FORMATS]
 
 
 _IRI = re.compile(r'<[^<>"{}|^`\\\s]*>')
