@@ -11,7 +11,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 DIST   ?= dist
 
-.PHONY: install java build validate serve test test-all conformance bench clean
+.PHONY: install java ui chromium build validate serve test conformance bench clean
 
 install: $(STAMP)
 
@@ -27,6 +27,21 @@ java:
 	  echo "installing a Java runtime for the OWL reasoner (default-jre-headless)"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq default-jre-headless >/dev/null; }
 
+# The query editor (YASGUI) from the npm registry, served by the server itself.
+# Without it the pages fall back to a plain HTML form, so a failure here only warns.
+ui: ui/node_modules/.installed
+
+ui/node_modules/.installed: ui/package.json ui/package-lock.json
+	@command -v npm >/dev/null 2>&1 && (cd ui && npm ci --no-audit --no-fund --loglevel=error) && touch $@ \
+	  || echo "warning: npm could not install the query editor; the UI falls back to a plain form"
+
+# Debian's Chromium for the browser tests (they skip, saying why, where it cannot be installed).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null \
+	  || echo "warning: chromium could not be installed; the browser tests will be skipped"; }
+
 build: install java
 	$(BIN)/ijdp build --out $(DIST)
 
@@ -34,10 +49,10 @@ validate: install
 	$(BIN)/ijdp validate
 
 # The local server rewrites the published base so that its IRIs dereference here.
-serve: build
+serve: build ui
 	$(BIN)/ijdp serve --host $(HOST) --port $(PORT) --dist $(DIST) --base-iri http://$(HOST):$(PORT)/
 
-test: install java
+test: install java ui chromium
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 # W3C SPARQL 1.1 suite alone (it also runs in `make test`).

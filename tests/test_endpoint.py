@@ -372,3 +372,15 @@ def test_admin_update_needs_the_token_and_then_is_visible(admin_app):
 
 def test_update_path_is_closed_without_a_configured_token(client):
     problem(client.post("/sparql/update", data={"update": "CLEAR ALL"}, headers={"Authorization": "Bearer "}), 403)
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT ?from WHERE { ?from ?p ?o } LIMIT 1",
+    "SELECT ?service WHERE { ?service ?p <https://w3id.org/ijdp/id/country/japan> } LIMIT 1",
+    "PREFIX ex: <http://example.org/> SELECT ?load WHERE { ?load ?p ?o . OPTIONAL { ?load ex:load ?x } } LIMIT 1",
+])
+def test_variables_named_like_keywords_are_not_keywords(client, query):
+    """?from is not FROM (which would drop the union default graph), ?service is not SERVICE."""
+    response = client.get("/sparql", query_string={"query": query})
+    assert response.status_code == 200
+    assert len(json.loads(response.data)["results"]["bindings"]) == 1

@@ -31,15 +31,19 @@ def create_app(config: dict | None = None) -> Flask:
     if "IJDP_STORE" not in app.config:
         from .store import prepare_store, store_db
         app.config["IJDP_STORE"] = str(store_db(prepare_store(settings.dist_dir, settings.base_iri)))
-    app.config.setdefault("IJDP_VERSION", _dataset_version(settings))
+    app.config.setdefault("IJDP_VERSION", _build_info(settings).get("version", "unversioned"))
+    app.config.setdefault("IJDP_BUILT_AT", _built_at(settings))
 
     from .querypool import BoundedCache, QueryPool
     app.extensions["ijdp_response_cache"] = BoundedCache(settings.result_cache_bytes // 2)
     app.extensions["ijdp_pool"] = QueryPool(app.config["IJDP_STORE"], size=settings.query_workers,
                                               cache_bytes=settings.result_cache_bytes)
 
-    from . import endpoint
+    from . import dumps, endpoint, pages, ui
     app.register_blueprint(endpoint.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(dumps.bp)
+    app.register_blueprint(ui.bp)
     problems.register(app)
 
     @app.get("/healthz")
@@ -68,9 +72,17 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
-def _dataset_version(settings: Settings) -> str:
-    info = Path(settings.dist_dir) / "build.json"
+def _build_info(settings: Settings) -> dict:
     try:
-        return json.loads(info.read_text())["version"]
-    except (OSError, ValueError, KeyError):
-        return "unversioned"
+        return json.loads((Path(settings.dist_dir) / "build.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _built_at(settings: Settings):
+    from datetime import datetime, timezone
+    stamp = _build_info(settings).get("built_at")
+    try:
+        return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc) if stamp else None
+    except ValueError:
+        return None

@@ -4,11 +4,9 @@ from __future__ import annotations
 import hmac
 import re
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, request
 
-from .examples import examples
 from .formats import RDF_FORMATS, RESULTS_FORMATS
-from .iris import rebase_text
 from .negotiation import UnknownFormat, by_name, negotiate, prefers_html
 from .problems import problem
 from .querypool import Job, PoolUnavailable, QueryTimeout, run_update
@@ -206,25 +204,15 @@ def _html_results(query: str, outcome, headers) -> Response:
             variables = data["head"]["vars"]
             rows = [[row.get(v) for v in variables] for row in data["results"]["bindings"]]
             table = {"variables": variables, "rows": rows}
-    html = render_template("sparql.html", query=query, table=table,
-                           graph_text=None if table else outcome.body.decode("utf-8", "replace"),
-                           truncated=outcome.truncated, max_rows=settings().max_rows,
-                           examples=_examples(), results_formats=RESULTS_FORMATS, rdf_formats=RDF_FORMATS)
-    headers = {**headers, "Content-Type": "text/html; charset=utf-8"}
-    return Response(html, headers=headers)
-
-
-def _examples():
-    base = settings().base_iri
-    return [{"name": e.name, "title": e.title, "text": rebase_text(e.text, base)} for e in examples()]
+    from .ui import query_page
+    return query_page(query=query, table=table, graph_text=None if table else outcome.body.decode("utf-8", "replace"),
+                      truncated=outcome.truncated, headers=headers)
 
 
 def service_description_or_ui() -> Response:
     if prefers_html(request.accept_mimetypes, RDF_FORMATS):
-        html = render_template("sparql.html", query=None, table=None, graph_text=None, truncated=False,
-                               max_rows=settings().max_rows, examples=_examples(),
-                               results_formats=RESULTS_FORMATS, rdf_formats=RDF_FORMATS)
-        return Response(html, headers={"Vary": "Accept", "Content-Type": "text/html; charset=utf-8"})
+        from .ui import query_page
+        return query_page(headers={"Vary": "Accept"})
     fmt = negotiate(request.accept_mimetypes, SD_FORMATS)
     if fmt is None:
         return problem(406, "The service description is available as " + ", ".join(f.media_type for f in SD_FORMATS) + ".",

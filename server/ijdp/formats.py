@@ -83,3 +83,19 @@ def results_format(key: str) -> ResultsFormat:
         if key in (fmt.name, fmt.extension, fmt.media_type):
             return fmt
     raise KeyError(key)
+
+
+@dataclass(frozen=True)
+class PageFormat:
+    """HTML, negotiated beside the RDF formats for resource pages."""
+    name: str
+    media_type: str
+    extension: str
+    label: str
+    aliases: tuple = ()
+
+
+HTML = PageFormat("html", "text/html", "html", "HTML", ("application/xhtml+xml",))
+
+# What a resource document offers: HTML first (browsers), then the triple formats.
+DOCUMENT_FORMATS = (HTML,) + tuple(f for f in RDF_FORMATS if not f.keeps_graphs)

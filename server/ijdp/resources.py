@@ -39,3 +39,7 @@ def queries_folder() -> Path:
 
 def templates_folder() -> Path:
     return PACKAGE.parent / "templates" if (PACKAGE.parent / "templates").is_dir() else _folder("templates")
+
+
+def static_folder() -> Path:
+    return PACKAGE.parent / "static" if (PACKAGE.parent / "static").is_dir() else PACKAGE / "static"

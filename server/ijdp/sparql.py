@@ -118,7 +118,9 @@ def _cell(term) -> str:
 _IRI = re.compile(r'<[^<>"{}|^`\\\s]*>')
 _STRING = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^\'\\]|\\.|\'(?!\'\'))*\'\'\'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'')
 _PREFIX_DECL = re.compile(r"PREFIX\s+([A-Za-z][\w.-]*)?:\s*<([^>]*)>", re.I)
-_SERVICE = re.compile(r"\bSERVICE\s+(?:SILENT\s+)?(<[^>]*>|[A-Za-z][\w.-]*:[\w.-]*|:[\w.-]*|[?$]\w+)", re.I)
+# Keywords, not variables (?from) or local names (ex:load): no ?, $, : or word character before them.
+KEYWORD = r"(?<![?$:\w])"
+_SERVICE = re.compile(KEYWORD + r"SERVICE\s+(?:SILENT\s+)?(<[^>]*>|[A-Za-z][\w.-]*:[\w.-]*|:[\w.-]*|[?$]\w+)", re.I)
 
 
 _TOKENS = re.compile(f"({_IRI.pattern})|({_STRING.pattern})|(#[^\\n]*)")
@@ -157,11 +159,11 @@ def service_endpoints(query: str) -> list:
 
 def declares_dataset(query: str) -> bool:
     """True when the query has its own FROM / FROM NAMED clauses (which then define its dataset)."""
-    return re.search(r"\bFROM\b", masked(query, keep_iris=False), re.I) is not None
+    return re.search(KEYWORD + r"FROM\b", masked(query, keep_iris=False), re.I) is not None
 
 
-_FETCHING = re.compile(r"\b(LOAD|SERVICE)\s+(?:SILENT\s+)?(?:<[^>]*>|[?$]\w+|[A-Za-z][\w.-]*:[\w.-]*|:[\w.-]*)", re.I)
-_LOAD_SILENT = re.compile(r"\bLOAD\s+SILENT\s+<[^>]*>(?:\s+INTO\s+GRAPH\s+<[^>]*>)?\s*;?", re.I)
+_FETCHING = re.compile(KEYWORD + r"(LOAD|SERVICE)\s+(?:SILENT\s+)?(?:<[^>]*>|[?$]\w+|[A-Za-z][\w.-]*:[\w.-]*|:[\w.-]*)", re.I)
+_LOAD_SILENT = re.compile(KEYWORD + r"LOAD\s+SILENT\s+<[^>]*>(?:\s+INTO\s+GRAPH\s+<[^>]*>)?\s*;?", re.I)
 
 
 def without_silent_loads(update: str) -> str:
@@ -178,7 +180,7 @@ def without_silent_loads(update: str) -> str:
 
 
 def has_load(update: str) -> bool:
-    return re.search(r"\bLOAD\b", masked(update, keep_iris=False), re.I) is not None
+    return re.search(KEYWORD + r"LOAD\b", masked(update, keep_iris=False), re.I) is not None
 
 
 def update_syntax_error(update: str) -> str | None:

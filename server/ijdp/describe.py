@@ -1,0 +1,191 @@
+"""What the publication says about one resource, with the quotes behind each fact.
+
+One CONSTRUCT through the query pool gives a small graph: the resource's
+statements both ways, labels of everything it links to, and the provenance
+of each statement (its quote in the snapshot, or its derivation). Views build
+this once; renderers turn it into HTML or RDF.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from rdflib import OWL, RDF, RDFS, SKOS, XSD, Graph, Literal, URIRef
+from rdflib.namespace import DCTERMS, FOAF
+
+from .vocab import IJDP, OA, PROV
+
+DESCRIBE = """
+PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+PREFIX prov: <http://www.w3.org/ns/prov#>
+PREFIX oa: <http://www.w3.org/ns/oa#>
+PREFIX ijdp: <IJDP>
+CONSTRUCT {
+  <R> ?p ?o . ?o skos:prefLabel ?ol . ?o rdfs:label ?orl . ?p rdfs:label ?pl .
+  ?s ?q <R> . ?s skos:prefLabel ?sl . ?s rdfs:label ?srl . ?q rdfs:label ?ql .
+  ?st rdf:subject <R> ; rdf:predicate ?sp ; rdf:object ?so ; prov:wasDerivedFrom ?origin ; ijdp:derivationRule ?rule .
+  ?origin oa:hasTarget ?t . ?t oa:hasSource ?src ; oa:hasSelector ?sel .
+  ?sel a ?selType ; oa:exact ?exact ; oa:start ?start ; oa:end ?end .
+  ?origin prov:wasDerivedFrom ?a2 . ?a2 oa:hasTarget ?t2 . ?t2 oa:hasSource ?src2 ; oa:hasSelector ?sel2 .
+  ?sel2 a ?selType2 ; oa:exact ?exact2 ; oa:start ?start2 ; oa:end ?end2 .
+}
+WHERE {
+  { <R> ?p ?o .
+    OPTIONAL { ?o skos:prefLabel ?ol } OPTIONAL { ?o rdfs:label ?orl } OPTIONAL { ?p rdfs:label ?pl } }
+  UNION
+  { ?s ?q <R> . FILTER (?q NOT IN (rdf:subject, rdf:object))
+    OPTIONAL { ?s skos:prefLabel ?sl } OPTIONAL { ?s rdfs:label ?srl } OPTIONAL { ?q rdfs:label ?ql } }
+  UNION
+  { ?st rdf:subject <R> ; rdf:predicate ?sp ; rdf:object ?so .
+    OPTIONAL { ?st ijdp:derivationRule ?rule }
+    OPTIONAL { ?st prov:wasDerivedFrom ?origin .
+      OPTIONAL { ?origin oa:hasTarget ?t . ?t oa:hasSource ?src ; oa:hasSelector ?sel . ?sel a ?selType .
+                 OPTIONAL { ?sel oa:exact ?exact } OPTIONAL { ?sel oa:start ?start ; oa:end ?end } }
+      OPTIONAL { ?origin prov:wasDerivedFrom ?a2 . ?a2 oa:hasTarget ?t2 . ?t2 oa:hasSource ?src2 ; oa:hasSelector ?sel2 .
+                 ?sel2 a ?selType2 .
+                 OPTIONAL { ?sel2 oa:exact ?exact2 } OPTIONAL { ?sel2 oa:start ?start2 ; oa:end ?end2 } } } }
+}"""
+
+LINK_PREDICATES = (OWL.sameAs, SKOS.exactMatch, SKOS.closeMatch)
+LABEL_PREDICATES = (SKOS.prefLabel, RDFS.label, DCTERMS.title, FOAF.name)
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December"]
+
+
+def describe_query(iri: str, ontology_namespace: str) -> str:
+    return DESCRIBE.replace("<R>", f"<{iri}>").replace("<IJDP>", f"<{ontology_namespace}>")
+
+
+@dataclass
+class Quote:
+    exact: str
+    start: int
+    end: int
+    source: str
+
+    @property
+    def fragment(self) -> str:
+        return f"{self.source}#char={self.start},{self.end}"  # RFC 5147 text fragment
+
+
+@dataclass
+class Value:
+    term: object
+    label: str
+    quotes: list = field(default_factory=list)
+    derivation: str = ""
+    derived_from: list = field(default_factory=list)   # quotes behind a derived statement
+
+    @property
+    def is_iri(self) -> bool:
+        return isinstance(self.term, URIRef)
+
+
+@dataclass
+class Group:
+    predicate: URIRef
+    label: str
+    values: list
+
+
+@dataclass
+class ResourceView:
+    iri: str
+    label: str
+    types: list
+    description: str
+    statements: list
+    incoming: list
+    links_out: list
+    graph: Graph
+
+
+def shown_literal(literal: Literal) -> str:
+    """A literal as the source states it: July 2023 for 2023-07, 5 years for P5Y."""
+    text = str(literal)
+    if literal.datatype == XSD.gYearMonth and re.fullmatch(r"\d{4}-\d{2}", text):
+        return f"{MONTHS[int(text[5:]) - 1]} {text[:4]}"
+    if literal.datatype == XSD.date and re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return f"{int(text[8:])} {MONTHS[int(text[5:7]) - 1]} {text[:4]}"
+    if literal.datatype == XSD.duration:
+        match = re.fullmatch(r"P(\d+)Y", text)
+        if match:
+            years = int(match.group(1))
+            return f"{years} year{'s' if years != 1 else ''} ({text})"
+    return text
+
+
+def label_of(graph: Graph, term) -> str:
+    if isinstance(term, Literal):
+        return shown_literal(term)
+    for predicate in LABEL_PREDICATES:
+        values = list(graph.objects(term, predicate))
+        english = [v for v in values if getattr(v, "language", None) in ("en", None)]
+        if english:
+            return str(sorted(english)[0])
+    text = str(term)
+    return re.split(r"[/#]", text.rstrip("/"))[-1] or text
+
+
+def _quotes(graph: Graph, origin) -> list:
+    found = []
+    for target in graph.objects(origin, OA.hasTarget):
+        source = graph.value(target, OA.hasSource)
+        exact, start, end = None, None, None
+        for selector in graph.objects(target, OA.hasSelector):
+            exact = exact or graph.value(selector, OA.exact)
+            start = start if start is not None else graph.value(selector, OA.start)
+            end = end if end is not None else graph.value(selector, OA.end)
+        if exact is not None and start is not None:
+            found.append(Quote(str(exact), int(start), int(end), str(source)))
+    return found
+
+
+def _provenance(graph: Graph, subject, predicate, obj):
+    """(quotes, derivation rule, quotes behind the derivation) of one statement."""
+    quotes, rule, behind = [], "", []
+    for statement in graph.subjects(RDF.subject, subject):
+        if (statement, RDF.predicate, predicate) not in graph or (statement, RDF.object, obj) not in graph:
+            continue
+        rule = str(graph.value(statement, IJDP.derivationRule) or "")
+        for origin in graph.objects(statement, PROV.wasDerivedFrom):
+            quotes.extend(_quotes(graph, origin))
+            for deeper in graph.objects(origin, PROV.wasDerivedFrom):
+                behind.extend(_quotes(graph, deeper))
+    unique = lambda items: list({(q.start, q.end): q for q in items}.values())
+    return unique(quotes), rule, sorted(unique(behind), key=lambda q: q.start)
+
+
+def build_view(iri: str, graph: Graph) -> ResourceView | None:
+    resource = URIRef(iri)
+    if (resource, None, None) not in graph and (None, None, resource) not in graph:
+        return None
+    groups: dict = {}
+    links_out = []
+    for predicate, obj in graph.predicate_objects(resource):
+        if predicate in LINK_PREDICATES:
+            links_out.append(Value(obj, str(obj)))
+        quotes, rule, behind = _provenance(graph, resource, predicate, obj)
+        groups.setdefault(predicate, []).append(Value(obj, label_of(graph, obj), quotes, rule, behind))
+    statements = [Group(p, label_of(graph, p), sorted(values, key=lambda v: v.label.lower()))
+                  for p, values in groups.items() if p != RDF.type]
+    statements.sort(key=lambda g: (g.predicate not in LABEL_PREDICATES, g.label.lower()))
+    incoming: dict = {}
+    for subject, predicate in graph.subject_predicates(resource):
+        if predicate in (RDF.subject, RDF.object):
+            continue
+        incoming.setdefault(predicate, []).append(Value(subject, label_of(graph, subject)))
+    incoming_groups = sorted((Group(p, label_of(graph, p), sorted(v, key=lambda x: x.label.lower()))
+                              for p, v in incoming.items()), key=lambda g: g.label.lower())
+    description = next((str(graph.value(resource, p)) for p in (DCTERMS.description, SKOS.definition, RDFS.comment)
+                        if graph.value(resource, p) is not None), "")
+    return ResourceView(
+        iri=iri, label=label_of(graph, resource),
+        types=sorted(groups.get(RDF.type, []), key=lambda v: v.label.lower()),
+        description=description, statements=statements, incoming=incoming_groups,
+        links_out=sorted(links_out, key=lambda v: str(v.term)), graph=graph)
+
+
+

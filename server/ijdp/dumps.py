@@ -1,0 +1,138 @@
+"""The dumps ijdp build wrote, their checksums, and the dataset's VoID/DCAT description."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, send_file
+from rdflib import XSD, Graph, Literal, URIRef
+
+from .formats import RDF_FORMATS
+from .negotiation import negotiate
+from .pages import conditional, fetch_graph, not_acceptable, rdf_body
+from .vocab import DCAT, PROV, SPDX
+
+bp = Blueprint("dumps", __name__)
+
+TRIPLE_FORMATS = tuple(f for f in RDF_FORMATS if not f.keeps_graphs)
+EXTRA_TYPES = {"SHA256SUMS": "text/plain", "context.jsonld": "application/ld+json",
+               "build.json": "application/json", "validation-report.ttl": "text/turtle"}
+
+
+def settings():
+    return current_app.config["IJDP_SETTINGS"]
+
+
+def dist() -> Path:
+    return Path(settings().dist_dir)
+
+
+def build_info() -> dict:
+    try:
+        return json.loads((dist() / "build.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def version_date() -> str:
+    return (build_info().get("built_at") or "unknown")[:10]
+
+
+def media_type(name: str) -> str:
+    if name.endswith(".gz"):
+        return "application/gzip"
+    if name in EXTRA_TYPES:
+        return EXTRA_TYPES[name]
+    extension = name.rsplit(".", 1)[-1]
+    return next((f.media_type for f in RDF_FORMATS if f.extension == extension), "application/octet-stream")
+
+
+def listing() -> list[dict]:
+    info = build_info()
+    files = info.get("files", {})
+    triples = sum(v for k, v in info.get("triples", {}).items())
+    rows = []
+    for name, meta in files.items():
+        fmt = next((f for f in RDF_FORMATS if name.split(".")[1] == f.extension), None) if name.startswith("ijdp.") else None
+        rows.append({"name": name, "bytes": meta["bytes"], "sha256": meta["sha256"], "media_type": media_type(name),
+                     "format": fmt.label if fmt else "", "triples": triples if fmt else None})
+    return sorted(rows, key=lambda r: (r["format"] == "", r["name"]))
+
+
+@bp.get("/dumps")
+def dumps_root():
+    return redirect("/dumps/", code=301)
+
+
+@bp.get("/dumps/")
+def dumps_index():
+    html = render_template("dumps.html", rows=listing(), info=build_info(), date=version_date())
+    return conditional(Response(html, content_type="text/html; charset=utf-8"), False)
+
+
+@bp.get("/dumps/<version>/")
+def dumps_version(version: str):
+    if version not in ("latest", version_date()):
+        abort(404, description=f"No dumps of version {version}; the current one is {version_date()}.")
+    return redirect("/dumps/", code=302)
+
+
+@bp.get("/dumps/<version>/<name>")
+def dump_file(version: str, name: str):
+    if version not in ("latest", version_date()):
+        abort(404, description=f"No dumps of version {version}; the current one is {version_date()}.")
+    files = build_info().get("files", {})
+    if name not in files and name not in ("SHA256SUMS", "build.json"):
+        abort(404, description=f"There is no dump named {name}.")
+    path = dist() / name
+    if not path.is_file():
+        abort(404)
+    # send_file answers Range requests (206) and conditional ones (304) itself.
+    response = send_file(path, mimetype=media_type(name), conditional=True, etag=True, max_age=300)
+    if name.endswith(".gz"):
+        response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@bp.get("/context.jsonld")
+def context():
+    return send_file(dist() / "context.jsonld", mimetype="application/ld+json", conditional=True)
+
+
+def void_graph() -> Graph:
+    """The metadata graph, plus what only exists after the build: sizes, checksums, build time."""
+    cache = current_app.extensions.setdefault("ijdp_void_graph", {})
+    if "graph" in cache:
+        return cache["graph"]
+    base = settings().base_iri
+    graph = fetch_graph(f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{base}graph/metadata> {{ ?s ?p ?o }} }}")
+    for row in listing():
+        distribution = URIRef(f"{base}id/distribution/{row['name']}")
+        if (distribution, None, None) not in graph:
+            continue
+        checksum = URIRef(f"{distribution}#sha256")
+        graph.add((distribution, DCAT.byteSize, Literal(row["bytes"], datatype=XSD.nonNegativeInteger)))
+        graph.add((distribution, SPDX.checksum, checksum))
+        graph.add((checksum, SPDX.algorithm, SPDX.checksumAlgorithm_sha256))
+        graph.add((checksum, SPDX.checksumValue, Literal(row["sha256"], datatype=XSD.hexBinary)))
+    built_at = build_info().get("built_at")
+    if built_at:
+        for build in graph.subjects(PROV.wasAssociatedWith, None):
+            graph.add((build, PROV.endedAtTime, Literal(built_at, datatype=XSD.dateTime)))
+        dataset = URIRef(f"{base}id/dataset/ijdp")
+        graph.add((dataset, URIRef("http://purl.org/dc/terms/modified"), Literal(built_at, datatype=XSD.dateTime)))
+    cache["graph"] = graph
+    return graph
+
+
+@bp.get("/.well-known/void")
+def void():
+    fmt = negotiate(request.accept_mimetypes, TRIPLE_FORMATS, request.args.get("format"))
+    if fmt is None:
+        return not_acceptable(TRIPLE_FORMATS)
+    body = rdf_body(Graph() + void_graph(), fmt)
+    response = Response(body, content_type=f"{fmt.media_type}; charset=utf-8")
+    return conditional(response, True)
+
+
+

@@ -1,0 +1,240 @@
+"""Dereferenceable IRIs: /id/… answers 303 to its document /doc/…, which negotiates HTML or RDF.
+
+Also the ontology at its namespace, the shapes and their latest report, the
+source snapshot and the graphs. Every document: Vary: Accept, Link
+rel="alternate" for the other formats, ETag and Last-Modified, 406 when
+nothing fits, 404 for IRIs the data does not hold.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import quote
+
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, send_file
+from rdflib import Graph
+
+from . import resources
+from .config import PUBLISHED_BASE
+from .describe import build_view, describe_query, shown_literal
+from .formats import DOCUMENT_FORMATS, HTML
+from .negotiation import UnknownFormat, by_name, negotiate
+from .problems import problem
+from .querypool import Job
+
+bp = Blueprint("pages", __name__)
+
+SUFFIXES = {f.extension: f for f in DOCUMENT_FORMATS}
+
+
+def settings():
+    return current_app.config["IJDP_SETTINGS"]
+
+
+def base() -> str:
+    return settings().base_iri
+
+
+def local_href(iri: str) -> str:
+    """A link into this server for IRIs under the base (so a mirror is browsable), else the IRI."""
+    iri = str(iri)
+    return "/" + iri[len(base()):] if iri.startswith(base()) else iri
+
+
+@bp.app_context_processor
+def template_helpers():
+    return {"href": local_href}
+
+
+def split_suffix(path: str):
+    """('doc/x', format) for 'doc/x.ttl'; (path, None) when there is no known suffix."""
+    stem, dot, extension = path.rpartition(".")
+    if dot and extension in SUFFIXES and "/" not in extension:
+        return stem, SUFFIXES[extension]
+    return path, None
+
+
+def choose(fixed=None, formats=DOCUMENT_FORMATS):
+    if fixed is not None:
+        return fixed
+    if request.args.get("format"):
+        try:
+            return by_name(formats, request.args["format"])
+        except UnknownFormat:
+            return None
+    return negotiate(request.accept_mimetypes, formats)
+
+
+def not_acceptable(formats=DOCUMENT_FORMATS) -> Response:
+    return problem(406, "This document is available as " + ", ".join(f.media_type for f in formats) + ".",
+                   "not-acceptable", headers={"Vary": "Accept"}, available=[f.media_type for f in formats])
+
+
+def conditional(response: Response, negotiated: bool, alternates: str | None = None, fmt=None) -> Response:
+    """Vary, Link alternates, ETag and Last-Modified; 304 when the client has it already."""
+    links = [f'<{alternates}.{f.extension}>; rel="alternate"; type="{f.media_type}"'
+             for f in DOCUMENT_FORMATS if f is not fmt] if alternates else []
+    links.append('</.well-known/void>; rel="describedby"; type="text/turtle"')
+    response.headers["Link"] = ", ".join(links)
+    if negotiated:
+        response.headers["Vary"] = "Accept"
+    response.last_modified = current_app.config.get("IJDP_BUILT_AT") or datetime.now(timezone.utc)
+    response.add_etag()
+    return response.make_conditional(request)
+
+
+def fetch_graph(query: str) -> Graph:
+    pool = current_app.extensions["ijdp_pool"]
+    job = Job(query=query, results_format=None, graph_format="application/n-triples", max_rows=1_000_000)
+    outcome = pool.run(job, timeout=settings().query_timeout)
+    if outcome.kind != "ok":
+        raise RuntimeError(outcome.message or outcome.kind)
+    graph = Graph()
+    graph.parse(data=outcome.body.decode("utf-8"), format="nt")
+    return graph
+
+
+def ask(query: str) -> bool:
+    pool = current_app.extensions["ijdp_pool"]
+    job = Job(query=query, results_format="application/sparql-results+json", graph_format=None, max_rows=1)
+    outcome = pool.run(job, timeout=settings().query_timeout)
+    if outcome.kind != "ok":
+        raise RuntimeError(outcome.message or outcome.kind)
+    return b'"boolean":true' in outcome.body.replace(b" ", b"")
+
+
+def bind_prefixes(graph: Graph) -> Graph:
+    from .vocab import PREFIXES
+    for prefix, namespace in PREFIXES.items():
+        graph.bind(prefix, namespace.replace(PUBLISHED_BASE, base()), override=True, replace=True)
+    return graph
+
+
+def rdf_body(graph: Graph, fmt) -> bytes:
+    bind_prefixes(graph)
+    if fmt.name == "jsonld":
+        from .build import jsonld_context
+        return graph.serialize(format="json-ld", context=jsonld_context(base())["@context"], encoding="utf-8")
+    if fmt.name == "nt":
+        return "".join(sorted(graph.serialize(format="nt").splitlines(keepends=True))).encode("utf-8")
+    return graph.serialize(format=fmt.rdflib_name, encoding="utf-8")
+
+
+def respond_rdf_or_html(graph: Graph, fmt, alternates: str, negotiated: bool, render_html) -> Response:
+    if fmt is HTML:
+        response = Response(render_html(), content_type="text/html; charset=utf-8")
+    else:
+        response = Response(rdf_body(graph, fmt), content_type=f"{fmt.media_type}; charset=utf-8")
+    return conditional(response, negotiated, alternates, fmt)
+
+
+def embedded_jsonld(graph: Graph) -> str:
+    text = rdf_body(Graph() + graph, next(f for f in DOCUMENT_FORMATS if f.name == "jsonld")).decode("utf-8")
+    return text.replace("</", "<\\/")  # safe inside <script>
+
+
+# ------------------------------------------------------------------ resources
+
+@bp.get("/id/<path:rest>")
+def resource(rest: str):
+    iri = base() + "id/" + rest
+    if not ask(f"ASK {{ {{ <{iri}> ?p ?o }} UNION {{ ?s ?p <{iri}> }} }}"):
+        abort(404, description=f"The data holds nothing about <{iri}>.")
+    return redirect(f"/doc/{quote(rest)}", code=303)
+
+
+@bp.get("/doc/<path:rest>")
+def document(rest: str):
+    rest, fixed = split_suffix(rest)
+    fmt = choose(fixed)
+    if fmt is None:
+        return not_acceptable()
+    iri = base() + "id/" + rest
+    graph = fetch_graph(describe_query(iri, base() + "ontology#"))
+    view = build_view(iri, graph)
+    if view is None:
+        abort(404, description=f"The data holds nothing about <{iri}>.")
+    return respond_rdf_or_html(graph, fmt, f"/doc/{rest}", fixed is None, lambda: render_template(
+        "resource.html", view=view, href=local_href, shown=shown_literal, jsonld=embedded_jsonld(graph),
+        query_link="/sparql?query=" + quote(f"DESCRIBE <{iri}>"),
+        select_link="/sparql?query=" + quote(f"SELECT ?p ?o WHERE {{ <{iri}> ?p ?o }}"),
+        document_path=f"/doc/{rest}", formats=DOCUMENT_FORMATS))
+
+
+@bp.get("/graph/<name>")
+def named_graph(name: str):
+    name, fixed = split_suffix(name)
+    fmt = choose(fixed)
+    if fmt is None:
+        return not_acceptable()
+    iri = f"{base()}graph/{name}"
+    graph = fetch_graph(describe_query(iri, base() + "ontology#"))
+    view = build_view(iri, graph)
+    if view is None:
+        abort(404, description=f"There is no graph <{iri}>.")
+    return respond_rdf_or_html(graph, fmt, f"/graph/{name}", fixed is None, lambda: render_template(
+        "resource.html", view=view, href=local_href, shown=shown_literal, jsonld=embedded_jsonld(graph),
+        query_link="/sparql?query=" + quote(f"SELECT (COUNT(*) AS ?triples) WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} }}"),
+        select_link="/sparql?query=" + quote(f"SELECT * WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} }} LIMIT 100"),
+        document_path=f"/graph/{name}", formats=DOCUMENT_FORMATS))
+
+
+# ------------------------------------------------------------------- ontology
+
+def ontology_graph() -> Graph:
+    return fetch_graph(f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{base()}graph/ontology> {{ ?s ?p ?o }} }}")
+
+
+@bp.get("/ontology")
+@bp.get("/ontology.<extension>")
+@bp.get("/ontology/<version>")
+def ontology(extension: str | None = None, version: str | None = None):
+    fixed = None
+    if extension:
+        fixed = SUFFIXES.get(extension)
+        if fixed is None:
+            abort(404)
+    if version is not None and version != "1.0.0":
+        abort(404, description=f"There is no ontology version {version}.")
+    fmt = choose(fixed)
+    if fmt is None:
+        return not_acceptable()
+    graph = ontology_graph()
+    from .ontology_docs import ontology_page
+    return respond_rdf_or_html(graph, fmt, "/ontology", fixed is None,
+                               lambda: ontology_page(graph, base(), local_href))
+
+
+# ------------------------------------------------------------- shapes, source
+
+@bp.get("/shapes")
+@bp.get("/shapes.ttl")
+def shapes():
+    text = "".join(path.read_text(encoding="utf-8") for path in resources.shapes_files())
+    wants_turtle = request.path.endswith(".ttl") or choose(None) is not HTML
+    if wants_turtle:
+        return conditional(Response(text, content_type="text/turtle; charset=utf-8"), not request.path.endswith(".ttl"))
+    report = Path(settings().dist_dir) / "validation-report.ttl"
+    conforms = "sh:conforms true" in report.read_text() if report.exists() else None
+    html = render_template("shapes.html", shapes=text, conforms=conforms)
+    return conditional(Response(html, content_type="text/html; charset=utf-8"), True)
+
+
+@bp.get("/shapes/report")
+def shapes_report():
+    report = Path(settings().dist_dir) / "validation-report.ttl"
+    if not report.exists():
+        abort(404, description="No validation report: run `ijdp build`.")
+    return conditional(Response(report.read_bytes(), content_type="text/turtle; charset=utf-8"), False)
+
+
+@bp.get("/source/<name>")
+def source(name: str):
+    if name != resources.SOURCE_SNAPSHOT:
+        abort(404)
+    response = send_file(resources.source_snapshot(), mimetype="text/plain", conditional=True, etag=True)
+    response.headers["Content-Type"] = "text/plain; charset=utf-8"
+    return response
+
+
+

@@ -1,0 +1,57 @@
+// The query editor: YASGUI (served by this server), with the example questions,
+// the publication's prefixes, permalinks (the query in the URL) and a chart view.
+// Without JavaScript the plain form below does the same work.
+(function () {
+  "use strict";
+  if (typeof Yasgui === "undefined") return;
+  var config = JSON.parse(document.getElementById("ui-config").textContent);
+  var editor = document.getElementById("editor");
+  var plain = document.getElementById("plain-form");
+  editor.hidden = false;
+  plain.hidden = true;
+
+  var params = new URLSearchParams(window.location.search);
+  var byName = {};
+  config.examples.forEach(function (e) { byName[e.name] = e; });
+  var start = params.get("query") || (byName[params.get("example")] || config.examples[0] || {}).text || "";
+
+  var yasgui = new Yasgui(document.getElementById("yasgui"), {
+    requestConfig: { endpoint: "/sparql", method: "POST",
+                     acceptHeaderSelect: "application/sparql-results+json",
+                     acceptHeaderGraph: "text/turtle" },
+    copyEndpointOnNewTab: false,
+    persistenceId: null,          // the URL is the state: permalinks carry the query
+    populateFromUrl: true,
+    endpointCatalogueOptions: { getData: function () { return []; } },
+    yasqe: { autocompleters: ["variables"] }   // no prefix.cc or LOV lookups: nothing leaves this server
+  });
+  var tab = yasgui.getTab();
+  if (start && !window.location.hash) tab.setQuery(start);
+  if (byName[params.get("example")]) document.getElementById("example-picker").value = params.get("example");
+
+  function syncUrl(query) {
+    var url = new URL(window.location.href);
+    url.searchParams.set("query", query);
+    url.searchParams.delete("example");
+    url.searchParams.delete("run");
+    window.history.replaceState(null, "", url.toString());
+  }
+
+  document.getElementById("example-picker").addEventListener("change", function (event) {
+    var example = byName[event.target.value];
+    if (!example) return;
+    yasgui.getTab().setQuery(example.text);
+    yasgui.getTab().query();
+  });
+  document.getElementById("add-prefixes").addEventListener("click", function () {
+    yasgui.getTab().getYasqe().addPrefixes(config.prefixes);
+  });
+  yasgui.on("query", function (instance, t) { syncUrl(t.getQuery()); });
+  yasgui.on("queryResponse", function (instance, t) {
+    var yasr = t.getYasr();
+    var results = yasr && yasr.results;
+    if (!results || !results.getBindings) return;
+    window.ijdpCharts.bars(document.getElementById("chart"), results.getVariables(), results.getBindings());
+  });
+  if (params.get("run") || params.get("query")) tab.query();
+})();
