@@ -24,7 +24,7 @@ def settings():
 
 
 def dist() -> Path:
-    return Path(settings().dist_dir)
+    return Path(settings().dist_dir).resolve()  # send_file resolves relative paths against the package
 
 
 def build_info() -> dict:

@@ -145,15 +145,21 @@ def resource(rest: str):
 
 @bp.get("/doc/<path:rest>")
 def document(rest: str):
+    whole = rest
     rest, fixed = split_suffix(rest)
-    fmt = choose(fixed)
-    if fmt is None:
-        return not_acceptable()
     iri = base() + "id/" + rest
     graph = fetch_graph(describe_query(iri, base() + "ontology#"))
     view = build_view(iri, graph)
+    if view is None and fixed is not None:
+        # An IRI may itself end like a format suffix (…/distribution/ijdp.ttl): then it is no suffix.
+        rest, fixed, iri = whole, None, base() + "id/" + whole
+        graph = fetch_graph(describe_query(iri, base() + "ontology#"))
+        view = build_view(iri, graph)
     if view is None:
         abort(404, description=f"The data holds nothing about <{iri}>.")
+    fmt = choose(fixed)
+    if fmt is None:
+        return not_acceptable()
     return respond_rdf_or_html(graph, fmt, f"/doc/{rest}", fixed is None, lambda: render_template(
         "resource.html", view=view, href=local_href, shown=shown_literal, jsonld=embedded_jsonld(graph),
         query_link="/sparql?query=" + quote(f"DESCRIBE <{iri}>"),
