@@ -1,5 +1,4 @@
 """Dereferenceable IRIs, negotiated documents with their quotes, ontology, shapes, dumps and VoID (test client)."""
-import gzip
 import hashlib
 import json
 
