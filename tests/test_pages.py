@@ -142,8 +142,10 @@ def test_source_snapshot_is_served_unchanged(client):
 
 # ------------------------------------------------------------------ dumps
 
-def test_dumps_listing(client, dist):
+def test_dumps_listing(client, dist, publication):
     page = client.get("/dumps/").get_data(as_text=True)
+    row = page.split('href="/dumps/latest/ijdp.nt"', 1)[1].split("</tr>", 1)[0]
+    assert f"<td>{len(publication.merged())}</td>" in row
     for name in ("ijdp.ttl", "ijdp.nt.gz", "ijdp.trig", "ijdp.nq", "ijdp.jsonld", "ijdp.rdf", "SHA256SUMS"):
         assert f'href="/dumps/latest/{name}"' in page
     assert "CC BY 4.0" in page

@@ -49,3 +49,17 @@ def test_every_node_shape_has_an_invalid_fixture(shapes):
     covered = {expectations(p)["shape"] for p in INVALID}
     assert node_shapes - covered == set()
     assert len(node_shapes) >= 25
+
+
+def test_every_class_the_data_asserts_has_a_shape(publication, shapes):
+    targeted = set(shapes.objects(None, SH.targetClass))
+    asserted = set()
+    for name in ("facts", "provenance", "metadata"):
+        asserted |= set(publication.graphs[name].objects(None, RDF.type))
+    # classes described by the metadata that are not ours to validate (external datasets' descriptions)
+    missing = {c for c in asserted - targeted}
+    allowed = {URIRef("http://rdfs.org/ns/void#Dataset"), URIRef("http://rdfs.org/ns/void#Linkset"),
+               URIRef("http://xmlns.com/foaf/0.1/Document"), URIRef("http://spdx.org/rdf/terms#Checksum"),
+               URIRef("http://www.w3.org/ns/prov#Activity"), URIRef("http://www.w3.org/ns/prov#SoftwareAgent"),
+               URIRef("http://www.w3.org/ns/prov#Entity")}
+    assert missing - allowed == set(), sorted(missing - allowed)

@@ -109,6 +109,8 @@ def write_dumps(publication: Publication, report: Report, out_dir: Path, base: s
             "built_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "source_sha256": publication.snapshot_sha256,
             "triples": {name: len(publication.graphs[name]) for name in GRAPH_NAMES},
+            "merged_triples": len(publication.merged()),
+            "quads": sum(len(publication.graphs[name]) for name in GRAPH_NAMES),
             "files": {n: {"bytes": len(files[n]), "sha256": hashlib.sha256(files[n]).hexdigest()} for n in sorted(files)},
         }
         (staging / "build.json").write_text(json.dumps(info, indent=2) + "\n")

@@ -50,12 +50,13 @@ def media_type(name: str) -> str:
 def listing() -> list[dict]:
     info = build_info()
     files = info.get("files", {})
-    triples = sum(v for k, v in info.get("triples", {}).items())
     rows = []
     for name, meta in files.items():
         fmt = next((f for f in RDF_FORMATS if name.split(".")[1] == f.extension), None) if name.startswith("ijdp.") else None
+        # graph-keeping dumps hold every quad; the others the merged triples
+        count = (info.get("quads") if fmt.keeps_graphs else info.get("merged_triples")) if fmt else None
         rows.append({"name": name, "bytes": meta["bytes"], "sha256": meta["sha256"], "media_type": media_type(name),
-                     "format": fmt.label if fmt else "", "triples": triples if fmt else None})
+                     "format": fmt.label if fmt else "", "triples": count})
     return sorted(rows, key=lambda r: (r["format"] == "", r["name"]))
 
 
