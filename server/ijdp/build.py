@@ -23,7 +23,17 @@ from .reasoning import check_consistency
 from .validation import Report, validate
 from .vocab import GRAPH_NAMES, PREFIXES, graph_iri
 
-REASONED_GRAPHS = ("ontology", "facts", "links", "derived")
+REASONED_GRAPHS = ("ontology", "facts", "derived")
+
+
+def reasoner_input(publication: Publication) -> Graph:
+    """Ontology, facts, derived statements and the identity links themselves (not their SSSOM metadata)."""
+    from .links import MAPPING_PREDICATES
+    graph = publication.merged(REASONED_GRAPHS)
+    for triple in publication.graphs["links"]:
+        if triple[1] in MAPPING_PREDICATES:
+            graph.add(triple)
+    return graph
 
 
 def build_publication(skip_reasoner: bool = False, log=lambda message: None) -> tuple[Publication, Report]:
@@ -33,7 +43,7 @@ def build_publication(skip_reasoner: bool = False, log=lambda message: None) -> 
     if skip_reasoner:
         log("warning: --skip-reasoner: the OWL consistency check was NOT run")
     else:
-        inferred = check_consistency(publication.merged(REASONED_GRAPHS))
+        inferred = check_consistency(reasoner_input(publication))
         add_inferred_types(publication, inferred)
         log(f"OWL (HermiT): consistent; {len(inferred)} entailed types added to the derived graph")
     add_metadata(publication)
@@ -80,6 +90,17 @@ def serialise(publication: Publication, fmt, base: str) -> bytes:
     return graph.serialize(format=fmt.rdflib_name, encoding="utf-8")
 
 
+def links_table(publication: Publication, base: str) -> str:
+    """The published links as an SSSOM table, written back from the links graph."""
+    from . import resources
+    from .links import read_sssom, rows_from_graph, write_sssom
+
+    metadata, _ = read_sssom(resources.data_folder() / "links.sssom.tsv")
+    metadata = {**metadata, "curie_map": {p: ns.replace(PUBLISHED_BASE, base) for p, ns in metadata.get("curie_map", {}).items()}}
+    rows = rows_from_graph(rebase_graph(publication.graphs["links"], base), metadata["curie_map"])
+    return write_sssom(metadata, rows)
+
+
 def _gzip(data: bytes) -> bytes:
     # mtime=0 and no file name keep the gzip bytes stable across builds.
     return gzip.compress(data, compresslevel=9, mtime=0)
@@ -98,6 +119,7 @@ def write_dumps(publication: Publication, report: Report, out_dir: Path, base: s
             files[f"{DUMP_STEM}.{fmt.extension}.gz"] = _gzip(data)
         files["context.jsonld"] = json.dumps(jsonld_context(base), indent=2, sort_keys=True).encode() + b"\n"
         files["validation-report.ttl"] = report.as_turtle().encode("utf-8")
+        files["ijdp-links.sssom.tsv"] = links_table(publication, base).encode("utf-8")
         for name, data in files.items():
             (staging / name).write_bytes(data)
         sums = "".join(f"{hashlib.sha256(files[n]).hexdigest()}  {n}\n" for n in sorted(files))

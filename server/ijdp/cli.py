@@ -1,6 +1,7 @@
 """The ijdp command line: build, validate, query, serve."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -17,7 +18,24 @@ def fail(err: IjdpError):
     sys.exit(err.exit_status)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Commands(click.Group):
+    """Every command: problems users can fix are one line; anything else too, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except IjdpError as err:
+            fail(err)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as err:  # noqa: BLE001
+            if os.environ.get("IJDP_DEBUG"):
+                raise
+            click.echo(f"ijdp: internal error: {type(err).__name__}: {err} (IJDP_DEBUG=1 shows the traceback)", err=True)
+            sys.exit(70)
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="ijdp")
 def main():
     """The India-Japan semiconductor MoC as linked data."""
@@ -64,7 +82,10 @@ def validate(files, fmt):
             publication = assemble()
             add_metadata(publication)
             data = publication.merged()
-            origins = origins_of([resources.data_folder() / "facts.trig", resources.data_folder() / "links.ttl"])
+            folder = resources.data_folder()
+            origins = origins_of([folder / "facts.trig", folder / "codes.ttl"])
+            for subject in publication.graphs["links"].subjects():
+                origins.setdefault(subject, "links.sssom.tsv")
         report = run(data, origins=origins)
     except IjdpError as err:
         fail(err)

@@ -16,6 +16,7 @@ bp = Blueprint("dumps", __name__)
 
 TRIPLE_FORMATS = tuple(f for f in RDF_FORMATS if not f.keeps_graphs)
 EXTRA_TYPES = {"SHA256SUMS": "text/plain", "context.jsonld": "application/ld+json",
+               "ijdp-links.sssom.tsv": "text/tab-separated-values",
                "build.json": "application/json", "validation-report.ttl": "text/turtle"}
 
 

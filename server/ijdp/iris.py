@@ -11,9 +11,15 @@ def rebase_term(term, base: str, published: str = PUBLISHED_BASE):
         return term
     if isinstance(term, URIRef) and str(term).startswith(published):
         return URIRef(base + str(term)[len(published):])
-    if isinstance(term, Literal) and str(term).startswith(published):
-        # literals that spell an IRI of ours (void:uriSpace, vann:preferredNamespaceUri)
-        return Literal(base + str(term)[len(published):], lang=term.language, datatype=term.datatype)
+    if isinstance(term, Literal):
+        value, datatype = str(term), term.datatype
+        if value.startswith(published):
+            # literals that spell an IRI of ours (void:uriSpace, vann:preferredNamespaceUri)
+            value = base + value[len(published):]
+        if datatype is not None and str(datatype).startswith(published):
+            datatype = URIRef(base + str(datatype)[len(published):])
+        if value != str(term) or datatype != term.datatype:
+            return Literal(value, lang=term.language, datatype=datatype)
     return term
 
 

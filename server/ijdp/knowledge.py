@@ -177,6 +177,21 @@ def add_inferred_types(publication: Publication, inferred) -> None:
         provenance.add((statement, IJDP.derivationRule, Literal(INFERENCE_RULE, lang="en")))
 
 
+def read_links(folder: Path) -> Graph:
+    """The links graph: the SSSOM mappings (with their metadata) and the reference codes."""
+    from .links import links_graph, read_sssom
+
+    graph = Graph()
+    table = folder / "links.sssom.tsv"
+    if table.exists():
+        metadata, rows = read_sssom(table)
+        graph += links_graph(metadata, rows, where=f"{table}: ")
+    codes = folder / "codes.ttl"
+    if codes.exists():
+        graph += load_graph(codes)
+    return graph
+
+
 def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -190,9 +205,7 @@ def assemble() -> Publication:
     )
     publication.graphs["ontology"] = load_graph(*resources.ontology_files())
     read_facts(resources.data_folder() / "facts.trig", publication.snapshot_text, publication)
-    links = resources.data_folder() / "links.ttl"
-    if links.exists():
-        publication.graphs["links"] = load_graph(links)
+    publication.graphs["links"] = read_links(resources.data_folder())
     derive_period_in_force(publication)
     return publication
 

@@ -13,6 +13,7 @@ from . import __version__, resources
 from .config import PUBLISHED_BASE
 from .formats import RDF_FORMATS
 from .knowledge import Publication, snapshot_iri
+from .links import MAPPING_PREDICATES
 from .vocab import DCAT, GRAPH_NAMES, PROV, SPDX, VOID, graph_iri
 
 LICENSE = URIRef("https://creativecommons.org/licenses/by/4.0/")
@@ -24,6 +25,7 @@ LINK_TARGETS = {
     "wikidata": ("Wikidata", "http://www.wikidata.org/entity/"),
     "geonames": ("GeoNames", "https://sws.geonames.org/"),
     "eu-authority": ("EU Publications Office authority tables", "http://publications.europa.eu/resource/authority/"),
+    "dbpedia": ("DBpedia", "http://dbpedia.org/"),
 }
 
 
@@ -41,7 +43,7 @@ def inputs_digest() -> str:
     digest = hashlib.sha256()
     paths = resources.ontology_files() + resources.shapes_files() + sorted(resources.data_folder().glob("*.*"))
     for path in paths:
-        if path.suffix in {".ttl", ".trig", ".txt"}:
+        if path.suffix in {".ttl", ".trig", ".txt", ".tsv"}:
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
@@ -102,7 +104,7 @@ def add_metadata(publication: Publication) -> None:
         add((dist, DCTERMS.license, LICENSE))
 
     for key, (title, prefix) in LINK_TARGETS.items():
-        links = [(s, p, o) for s, p, o in graphs["links"] if str(o).startswith(prefix)]
+        links = [(s, p, o) for s, p, o in graphs["links"] if p in MAPPING_PREDICATES and str(o).startswith(prefix)]
         if not links:
             continue
         linkset = URIRef(f"{PUBLISHED_BASE}id/linkset/{key}")

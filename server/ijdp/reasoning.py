@@ -6,7 +6,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from rdflib import OWL, RDF, Graph, URIRef
+from rdflib import OWL, RDF, RDFS, Graph, URIRef
 
 from .errors import IjdpError
 
@@ -63,7 +63,8 @@ def _declare_individuals(graph: Graph) -> Graph:
     declared = Graph()
     declared += graph
     schema_types = {OWL.Class, OWL.ObjectProperty, OWL.DatatypeProperty, OWL.AnnotationProperty,
-                    OWL.Ontology, OWL.FunctionalProperty, OWL.TransitiveProperty, OWL.SymmetricProperty}
+                    OWL.Ontology, OWL.FunctionalProperty, OWL.TransitiveProperty, OWL.SymmetricProperty,
+                    RDFS.Datatype, OWL.Axiom}
     for subject, cls in graph.subject_objects(RDF.type):
         if isinstance(subject, URIRef) and cls not in schema_types:
             declared.add((subject, RDF.type, OWL.NamedIndividual))
