@@ -151,6 +151,28 @@ def query(query_text, query_file, data_files, named_files, fmt, dist):
 
 
 @main.command()
+@click.option("--target", "target", required=True, type=click.Path(dir_okay=False, exists=True),
+              help="The other dataset: an RDF dump (any format, .gz too) or a CSV with id and name columns.")
+@click.option("--target-format", default=None, help="RDF format of the target when its extension does not say (ttl, nt, rdf, csv…).")
+@click.option("--min-score", default=0.7, show_default=True, type=click.FloatRange(0, 1), help="Drop candidates below this score.")
+@click.option("--out", "out_path", default="-", show_default=True, help="Where to write the SSSOM table of candidates.")
+def link(target, target_format, min_score, out_path):
+    """Propose links from our entities to another dataset's, as an SSSOM table for review (best first)."""
+    from .knowledge import assemble
+    from .linking import candidates_table, find_candidates, our_entities
+
+    publication = assemble()
+    ours = our_entities(publication.merged(("facts", "ontology")))
+    candidates = find_candidates(ours, Path(target), target_format, min_score, show_progress=out_path != "-" or not sys.stdout.isatty())
+    table = candidates_table(candidates, Path(target))
+    if out_path == "-":
+        click.echo(table, nl=False)
+    else:
+        Path(out_path).write_text(table, encoding="utf-8")
+        click.echo(f"{len(candidates)} candidate(s) written to {out_path}", err=True)
+
+
+@main.command()
 @click.option("--host", default=DEFAULTS.host, show_default=True, help=help_text("host"))
 @click.option("--port", default=DEFAULTS.port, show_default=True, type=int, help=help_text("port"))
 @click.option("--base-iri", default=None, help=help_text("base_iri") + "  [default: https://w3id.org/ijdp/]")
