@@ -189,12 +189,14 @@ def link(target, target_format, min_score, out_path):
 @click.option("--store", "store_dir", type=click.Path(file_okay=False), default=None,
               help="Serve this on-disk pyoxigraph store (created empty when missing) instead of the built dumps.")
 @click.option("--allow-service", "service_allowlist", multiple=True, metavar="URL", help=help_text("service_allowlist"))
+@click.option("--service-timeout", default=DEFAULTS.service_timeout, show_default=True, type=float, metavar="SECONDS",
+              help=help_text("service_timeout"))
 @click.option("--admin-token", default=None, envvar="IJDP_ADMIN_TOKEN", help=help_text("admin_token") + " (env IJDP_ADMIN_TOKEN)")
 @click.option("--union-default-graph/--no-union-default-graph", default=True, show_default=True,
               help=help_text("union_default_graph"))
 def serve(host, port, base_iri, query_timeout, max_rows, max_request_bytes, workers, query_workers, result_cache_bytes,
           dist, store_dir,
-          service_allowlist, admin_token, union_default_graph):
+          service_allowlist, service_timeout, admin_token, union_default_graph):
     """Serve the SPARQL endpoint (and the rest of the site) under gunicorn."""
     from .config import PUBLISHED_BASE, from_environment
     from .serve import run
@@ -203,7 +205,7 @@ def serve(host, port, base_iri, query_timeout, max_rows, max_request_bytes, work
     settings = from_environment().with_overrides(
         host=host, port=port, base_iri=base_iri or PUBLISHED_BASE, query_timeout=query_timeout, max_rows=max_rows,
         max_request_bytes=max_request_bytes, result_cache_bytes=result_cache_bytes, workers=workers, query_workers=query_workers, dist_dir=dist,
-        service_allowlist=tuple(service_allowlist), admin_token=admin_token or "",
+        service_allowlist=tuple(service_allowlist), service_timeout=service_timeout, admin_token=admin_token or "",
         union_default_graph=union_default_graph)
     try:
         if store_dir:

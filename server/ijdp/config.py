@@ -29,6 +29,7 @@ class Settings:
     result_cache_bytes: int = _setting(64 * 1024 * 1024, "Bytes of answers kept to serve repeated queries (the data only changes by update, which clears it); 0 disables.")
     max_request_bytes: int = _setting(1_000_000, "Largest request body accepted (413 above).")
     service_allowlist: tuple = _setting((), "SPARQL endpoints that SERVICE may call; empty refuses every SERVICE.")
+    service_timeout: float = _setting(15.0, "Seconds a query that calls SERVICE may run (its own, shorter timeout).")
     admin_token: str = _setting("", "Bearer token that enables the SPARQL update path; empty disables it.")
     bench_floor: bool = _setting(False, "Expose /_floor/<bytes>, a fixed body of that size: the HTTP floor for `make bench`.")
     skip_reasoner: bool = _setting(False, "Build without the OWL consistency check (only where no Java runtime exists).")

@@ -141,10 +141,12 @@ def answer(query: str, params) -> Response:
               union_default=config.union_default_graph and not declares_dataset(query),
               default_graphs=tuple(params.getlist("default-graph-uri")),
               named_graphs=tuple(params.getlist("named-graph-uri")))
+    # A federated query waits on someone else's server: it gets its own, shorter timeout.
+    timeout = min(config.query_timeout, config.service_timeout) if service_endpoints(query) else config.query_timeout
     try:
-        outcome = pool().run(job, timeout=config.query_timeout)
+        outcome = pool().run(job, timeout=timeout)
     except QueryTimeout as err:
-        return problem(503, str(err), "query-timeout", headers={"Retry-After": "5"}, timeout_seconds=config.query_timeout)
+        return problem(503, str(err), "query-timeout", headers={"Retry-After": "5"}, timeout_seconds=timeout)
     except PoolUnavailable as err:
         return problem(503, str(err), "worker-unavailable", headers={"Retry-After": "1"})
     if outcome.kind == "syntax":

@@ -40,6 +40,8 @@ def service_description(endpoint_url: str, settings: Settings, void_ntriples: by
     g.add((service, IJDP.maxRequestBytes, Literal(settings.max_request_bytes, datatype=XSD.integer)))
     for allowed in settings.service_allowlist:
         g.add((service, IJDP.allowedService, URIRef(allowed)))
+    if settings.service_allowlist:
+        g.add((service, IJDP.serviceTimeout, Literal(f"PT{settings.service_timeout:g}S", datatype=XSD.dayTimeDuration)))
 
     base = settings.base_iri
     dataset_iri = URIRef(f"{base}id/dataset/ijdp")
