@@ -84,3 +84,11 @@ def test_service_has_its_own_timeout(federation):
     out = curl("-o", "/dev/null", "-w", "%{http_code} %{time_total}", "--data-urlencode", f"query={slow}", base + "sparql")
     status, seconds = out.stdout.split()
     assert status == "503" and float(seconds) < 10  # the stand-in needs about 18 s for this (it stops itself at 6 s)
+
+
+def test_cookbook_document_shows_the_checked_answers():
+    text = (REPO / "docs" / "federation.md").read_text()
+    for query in COOKBOOK:
+        assert query.read_text().strip() in text
+        for row in json.loads(query.with_suffix(".expected.json").read_text()):
+            assert "| " + " | ".join(row.values()) + " |" in text

@@ -106,6 +106,14 @@ def test_iri_that_ends_like_a_suffix_is_still_found(client):
     assert turtle.mimetype == "text/turtle"
 
 
+def test_mapping_set_is_served_as_sssom_and_described(client, dist):
+    table = client.get("/mappings/links", headers={"Accept": "text/tab-separated-values"})
+    assert table.mimetype == "text/tab-separated-values"
+    assert table.data == (dist / "ijdp-links.sssom.tsv").read_bytes()
+    page = client.get("/mappings/links", headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert "Identity links from the India-Japan semiconductor MoC publication" in page
+
+
 def test_graph_iris_are_described(client):
     response = client.get("/graph/facts", headers={"Accept": "text/turtle"})
     graph = rdflib.Graph().parse(data=response.data, format="turtle")

@@ -170,19 +170,40 @@ def document(rest: str):
 @bp.get("/graph/<name>")
 def named_graph(name: str):
     name, fixed = split_suffix(name)
+    iri = f"{base()}graph/{name}"
+    return described(iri, fixed, f"/graph/{name}",
+                     query=f"SELECT (COUNT(*) AS ?triples) WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} }}",
+                     select=f"SELECT * WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} }} LIMIT 100")
+
+
+@bp.get("/mappings/<name>")
+def mapping_set(name: str):
+    """The mapping set: its SSSOM table for TSV clients (or .sssom.tsv), else its description."""
+    if name.endswith(".sssom.tsv") or (not name.endswith(tuple("." + e for e in SUFFIXES))
+                                       and request.accept_mimetypes.best == "text/tab-separated-values"):
+        path = Path(settings().dist_dir).resolve() / "ijdp-links.sssom.tsv"
+        if name.split(".")[0] != "links" or not path.exists():
+            abort(404)
+        return send_file(path, mimetype="text/tab-separated-values", conditional=True)
+    name, fixed = split_suffix(name)
+    iri = f"{base()}mappings/{name}"
+    return described(iri, fixed, f"/mappings/{name}",
+                     query=f"DESCRIBE <{iri}>", select=f"SELECT ?p ?o WHERE {{ <{iri}> ?p ?o }}")
+
+
+def described(iri: str, fixed, path: str, query: str, select: str) -> Response:
+    """A negotiated document about an IRI that is not under /id/ (graphs, mapping sets)."""
     fmt = choose(fixed)
     if fmt is None:
         return not_acceptable()
-    iri = f"{base()}graph/{name}"
     graph = fetch_graph(describe_query(iri, base() + "ontology#"))
     view = build_view(iri, graph)
     if view is None:
-        abort(404, description=f"There is no graph <{iri}>.")
-    return respond_rdf_or_html(graph, fmt, f"/graph/{name}", fixed is None, lambda: render_template(
+        abort(404, description=f"The data holds nothing about <{iri}>.")
+    return respond_rdf_or_html(graph, fmt, path, fixed is None, lambda: render_template(
         "resource.html", view=view, href=local_href, shown=shown_literal, jsonld=embedded_jsonld(graph),
-        query_link="/sparql?query=" + quote(f"SELECT (COUNT(*) AS ?triples) WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} }}"),
-        select_link="/sparql?query=" + quote(f"SELECT * WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} }} LIMIT 100"),
-        document_path=f"/graph/{name}", formats=DOCUMENT_FORMATS))
+        query_link="/sparql?query=" + quote(query), select_link="/sparql?query=" + quote(select),
+        document_path=path, formats=DOCUMENT_FORMATS))
 
 
 # ------------------------------------------------------------------- ontology
