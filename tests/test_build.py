@@ -150,3 +150,14 @@ def test_skip_reasoner_builds_and_warns(tmp_path):
     assert result.exit_code == 0, result.output
     assert "NOT run" in result.output
     assert (tmp_path / "dist" / "ijdp.ttl").exists()
+
+
+def test_build_can_fill_an_on_disk_store(tmp_path):
+    import pyoxigraph
+    result = CliRunner().invoke(main, ["build", "--out", str(tmp_path / "dist"), "--skip-reasoner",
+                                       "--store", f"oxigraph:{tmp_path / 'store'}"])
+    assert result.exit_code == 0, result.output
+    store = pyoxigraph.Store.read_only(str(tmp_path / "store"))
+    assert len(store) == sum(1 for line in (tmp_path / "dist" / "ijdp.nq").read_text().splitlines() if line.strip())
+    result = CliRunner().invoke(main, ["build", "--out", str(tmp_path / "dist"), "--skip-reasoner", "--store", "memory"])
+    assert result.exit_code == 2 and "oxigraph:PATH" in result.output

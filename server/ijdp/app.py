@@ -15,7 +15,8 @@ def create_app(config: dict | None = None) -> Flask:
     """The ijdp web application.
 
     config may hold IJDP_SETTINGS (a Settings; default: from the environment)
-    and IJDP_STORE (an on-disk pyoxigraph store; default: made from the built
+    and IJDP_STORE (a store: an on-disk path, "memory", "oxigraph:PATH" or
+    "sparql:URL"; default: an on-disk store made from the built
     dumps in settings.dist_dir), plus any Flask setting.
     """
     config = dict(config or {})
@@ -28,16 +29,16 @@ def create_app(config: dict | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     app.config.update(config)
-    if "IJDP_STORE" not in app.config:
-        from .store import prepare_store, store_db
-        app.config["IJDP_STORE"] = str(store_db(prepare_store(settings.dist_dir, settings.base_iri)))
+    from .store import open_backend, prepare_store, store_db
+    spec = app.config.get("IJDP_STORE") or str(store_db(prepare_store(settings.dist_dir, settings.base_iri)))
     app.config.setdefault("IJDP_VERSION", _build_info(settings).get("version", "unversioned"))
     app.config.setdefault("IJDP_BUILT_AT", _built_at(settings))
 
-    from .querypool import BoundedCache, QueryPool
+    from .querypool import BoundedCache
     app.extensions["ijdp_response_cache"] = BoundedCache(settings.result_cache_bytes // 2)
-    app.extensions["ijdp_pool"] = QueryPool(app.config["IJDP_STORE"], size=settings.query_workers,
-                                              cache_bytes=settings.result_cache_bytes)
+    # The query backend: an on-disk store shared read-only by killable workers, the dumps
+    # loaded into memory by each worker, or a remote SPARQL endpoint (see store.open_backend).
+    app.extensions["ijdp_pool"], app.config["IJDP_STORE"] = open_backend(spec, settings)
 
     from . import dumps, endpoint, pages, ui
     app.register_blueprint(endpoint.bp)

@@ -46,8 +46,10 @@ def main():
               help="Directory to write the dumps to (replaced atomically).")
 @click.option("--base-iri", default=DEFAULTS.base_iri, show_default=True, help=help_text("base_iri"))
 @click.option("--skip-reasoner", is_flag=True, help=help_text("skip_reasoner"))
+@click.option("--store", "store_spec", default=None, metavar="oxigraph:PATH",
+              help="Also load the result into this on-disk store (replaced atomically), for `ijdp serve --store`.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
-def build(out_dir, base_iri, skip_reasoner, quiet):
+def build(out_dir, base_iri, skip_reasoner, store_spec, quiet):
     """Validate (SHACL and OWL consistency), then write every dump and SHA256SUMS."""
     from .build import build_publication, write_dumps
 
@@ -55,6 +57,12 @@ def build(out_dir, base_iri, skip_reasoner, quiet):
     try:
         publication, report = build_publication(skip_reasoner=skip_reasoner, log=log)
         info = write_dumps(publication, report, Path(out_dir), base=base_iri)
+        if store_spec:
+            from .store import load_into_oxigraph, parse_store_spec
+            kind, value = parse_store_spec(store_spec)
+            if kind != "oxigraph":
+                raise IjdpError("ijdp build --store takes oxigraph:PATH; use `ijdp load` for a SPARQL server")
+            log(f"loaded into the on-disk store {load_into_oxigraph(out_dir, value)}")
     except IjdpError as err:
         fail(err)
     log(f"wrote {len(info['files'])} files to {out_dir}/ (version {info['version']})")
@@ -151,6 +159,33 @@ def query(query_text, query_file, data_files, named_files, fmt, dist):
 
 
 @main.command()
+@click.option("--store", "store_spec", required=True, metavar="STORE",
+              help="oxigraph:PATH (replace that on-disk store) or sparql:URL (push every named graph to that endpoint).")
+@click.option("--dist", default=DEFAULTS.dist_dir, show_default=True, help=help_text("dist_dir"))
+@click.option("--update-url", default=None, help="SPARQL 1.1 Update endpoint (default: the sparql: URL).")
+@click.option("--gsp-url", default=None, help="Graph Store Protocol endpoint (default: SPARQL UPDATE only).")
+@click.option("--user", default=None, help="User for the remote endpoint (HTTP digest or basic auth).")
+@click.option("--password", default=None, envvar="IJDP_LOAD_PASSWORD", help="Password (env IJDP_LOAD_PASSWORD).")
+@click.option("--graph-prefix", default=None, metavar="IRI",
+              help="Name the graphs <IRI><name> instead of https://w3id.org/ijdp/graph/<name>.")
+def load(store_spec, dist, update_url, gsp_url, user, password, graph_prefix):
+    """Load the built dumps into a store, replacing the previous version of each graph."""
+    from .store import load_into_oxigraph, parse_store_spec
+
+    kind, value = parse_store_spec(store_spec)
+    if kind == "memory":
+        raise IjdpError("the memory store loads the dumps itself at start: nothing to load")
+    if kind == "oxigraph":
+        path = load_into_oxigraph(dist, value)
+        click.echo(f"loaded {dist}/ijdp.nq into {path}", err=True)
+        return
+    from .loading import push_graphs
+    for line in push_graphs(dist, value, update_url=update_url, gsp_url=gsp_url, user=user, password=password,
+                            graph_prefix=graph_prefix):
+        click.echo(line, err=True)
+
+
+@main.command()
 @click.option("--target", "target", required=True, type=click.Path(dir_okay=False, exists=True),
               help="The other dataset: an RDF dump (any format, .gz too) or a CSV with id and name columns.")
 @click.option("--target-format", default=None, help="RDF format of the target when its extension does not say (ttl, nt, rdf, csv…).")
@@ -186,8 +221,10 @@ def link(target, target_format, min_score, out_path):
 @click.option("--result-cache-bytes", default=DEFAULTS.result_cache_bytes, show_default=True, type=int,
               help=help_text("result_cache_bytes"))
 @click.option("--dist", default=DEFAULTS.dist_dir, show_default=True, help=help_text("dist_dir"))
-@click.option("--store", "store_dir", type=click.Path(file_okay=False), default=None,
-              help="Serve this on-disk pyoxigraph store (created empty when missing) instead of the built dumps.")
+@click.option("--store", "store_spec", default=None, metavar="STORE",
+              help="memory (each worker loads the built dumps), oxigraph:PATH (an on-disk store, created empty when "
+                   "missing; a bare PATH means the same) or sparql:URL (forward queries to a SPARQL 1.1 endpoint). "
+                   "Default: an on-disk store made from the built dumps.")
 @click.option("--allow-service", "service_allowlist", multiple=True, metavar="URL", help=help_text("service_allowlist"))
 @click.option("--service-timeout", default=DEFAULTS.service_timeout, show_default=True, type=float, metavar="SECONDS",
               help=help_text("service_timeout"))
@@ -195,12 +232,12 @@ def link(target, target_format, min_score, out_path):
 @click.option("--union-default-graph/--no-union-default-graph", default=True, show_default=True,
               help=help_text("union_default_graph"))
 def serve(host, port, base_iri, query_timeout, max_rows, max_request_bytes, workers, query_workers, result_cache_bytes,
-          dist, store_dir,
+          dist, store_spec,
           service_allowlist, service_timeout, admin_token, union_default_graph):
     """Serve the SPARQL endpoint (and the rest of the site) under gunicorn."""
     from .config import PUBLISHED_BASE, from_environment
     from .serve import run
-    from .store import open_writable, prepare_store, store_db
+    from .store import open_writable, parse_store_spec, prepare_store, store_db
 
     settings = from_environment().with_overrides(
         host=host, port=port, base_iri=base_iri or PUBLISHED_BASE, query_timeout=query_timeout, max_rows=max_rows,
@@ -208,8 +245,11 @@ def serve(host, port, base_iri, query_timeout, max_rows, max_request_bytes, work
         service_allowlist=tuple(service_allowlist), service_timeout=service_timeout, admin_token=admin_token or "",
         union_default_graph=union_default_graph)
     try:
-        if store_dir:
-            store_path = str(open_writable(store_dir))
+        if store_spec:
+            kind, value = parse_store_spec(store_spec)
+            if kind == "sparql" and base_iri:
+                raise IjdpError("--base-iri rewriting needs the embedded store (memory or oxigraph:PATH)")
+            store_path = f"oxigraph:{open_writable(value)}" if kind == "oxigraph" else store_spec
         else:
             store_path = str(store_db(prepare_store(dist, settings.base_iri)))
     except IjdpError as err:

@@ -243,6 +243,9 @@ def update():
     config = settings()
     if not config.admin_token:
         return problem(403, "Updates are disabled on this server (no admin token is configured).", "update-refused")
+    if not current_app.config.get("IJDP_STORE"):
+        return problem(403, "Updates need the on-disk store (--store oxigraph:PATH); this server's store is read-only.",
+                       "update-refused")
     supplied = request.headers.get("Authorization", "")
     if not hmac.compare_digest(supplied.encode(), f"Bearer {config.admin_token}".encode()):
         return problem(403, "A valid admin bearer token is required for updates.", "update-refused")

@@ -68,13 +68,28 @@ def bump_generation(store_path: Path) -> None:
 
 # ------------------------------------------------------------ worker side
 
-def _worker_main(store_path: str, conn) -> None:
+def _open_memory(dump: str, base_iri: str | None):
+    import pyoxigraph
+
+    from .iris import rebase_text
+    data = Path(dump).read_bytes()
+    if base_iri:
+        data = rebase_text(data.decode("utf-8"), base_iri).encode("utf-8")
+    store = pyoxigraph.Store()
+    store.bulk_load(data, format=pyoxigraph.RdfFormat.N_QUADS)
+    return store
+
+
+def _worker_main(store_path: str, conn, memory_base: str | None = None) -> None:
     import pyoxigraph
 
     from .results import run_job
 
     # Open before announcing readiness, so that /healthz means "the store is open".
-    store, seen = pyoxigraph.Store.read_only(store_path), generation(Path(store_path))
+    if store_path.startswith("memory:"):
+        store, seen = _open_memory(store_path[len("memory:"):], memory_base), ""
+    else:
+        store, seen = pyoxigraph.Store.read_only(store_path), generation(Path(store_path))
     conn.send("ready")
     while True:
         try:
@@ -83,7 +98,7 @@ def _worker_main(store_path: str, conn) -> None:
             return
         if job is None:
             return
-        current = generation(Path(store_path))
+        current = generation(Path(store_path)) if not store_path.startswith("memory:") else ""
         if current != seen:
             store, seen = pyoxigraph.Store.read_only(store_path), current
         try:
@@ -94,9 +109,9 @@ def _worker_main(store_path: str, conn) -> None:
 
 
 class _Worker:
-    def __init__(self, context, store_path: str):
+    def __init__(self, context, store_path: str, memory_base: str | None = None):
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_worker_main, args=(store_path, child), daemon=True)
+        self.process = context.Process(target=_worker_main, args=(store_path, child, memory_base), daemon=True)
         self.process.start()
         child.close()
 
@@ -149,8 +164,11 @@ class BoundedCache:
 class QueryPool:
     """A fixed number of query workers over one on-disk store."""
 
-    def __init__(self, store_path, size: int = 2, start_timeout: float = 120.0, cache_bytes: int = 0):
+    def __init__(self, store_path, size: int = 2, start_timeout: float = 120.0, cache_bytes: int = 0,
+                 memory_base: str | None = None):
+        """store_path: an on-disk store opened read-only, or 'memory:<dump.nq>' loaded by every worker."""
         self.store_path = str(store_path)
+        self.memory_base = memory_base
         self.size = size
         self.start_timeout = start_timeout
         self.cache = BoundedCache(cache_bytes)
@@ -167,7 +185,7 @@ class QueryPool:
     def _spawn(self) -> None:
         if self._closed:
             return
-        worker = _Worker(self._context, self.store_path)
+        worker = _Worker(self._context, self.store_path, self.memory_base)
         if worker.wait_ready(self.start_timeout):
             self._idle.put(worker)
             self._ready.set()

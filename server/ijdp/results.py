@@ -58,8 +58,12 @@ def run_job(store: pyoxigraph.Store, job: Job) -> Outcome:
         results = query_store(store, job.query, **kwargs)
     except SyntaxError as err:
         return Outcome(kind="syntax", message=err.args[0] if err.args else str(err))
+    return shape(results, job)
 
-    if isinstance(results, pyoxigraph.QueryTriples):
+
+def shape(results, job: Job) -> Outcome:
+    """Cap and serialise query results (pyoxigraph's, or parsed from a remote endpoint's answer)."""
+    if isinstance(results, (pyoxigraph.QueryTriples, list)):
         if job.graph_format is None:
             return Outcome(kind="not-acceptable", message="no acceptable RDF format for a graph result")
         fmt = pyoxigraph.RdfFormat.from_media_type(job.graph_format)

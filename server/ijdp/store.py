@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pyoxigraph
 
+from .config import PUBLISHED_BASE
 from .errors import IjdpError
 from .formats import rdf_format_for_path
 from .metadata import DUMP_STEM
@@ -104,3 +105,68 @@ def open_writable(path) -> Path:
     del store
     bump_generation(path)
     return path
+
+
+def parse_store_spec(spec: str) -> tuple[str, str]:
+    """('memory', ''), ('oxigraph', PATH) or ('sparql', URL); a bare path means an on-disk store."""
+    if spec == "memory":
+        return "memory", ""
+    for kind in ("oxigraph", "sparql"):
+        if spec.startswith(kind + ":"):
+            value = spec[len(kind) + 1:]
+            if not value:
+                raise IjdpError(f"--store {kind}: needs a {'path' if kind == 'oxigraph' else 'URL'}")
+            return kind, value
+    if spec.startswith(("http://", "https://")):
+        raise IjdpError(f"--store {spec}: write sparql:{spec} for a remote SPARQL endpoint")
+    return "oxigraph", spec
+
+
+def open_backend(spec: str, settings):
+    """(the query backend, the on-disk store path for updates or None) for a --store spec."""
+    from .querypool import QueryPool
+    from .remote import RemoteBackend
+
+    kind, value = parse_store_spec(spec)
+    if kind == "sparql":
+        return RemoteBackend(value, cache_bytes=0), None
+    if kind == "memory":
+        dump = dump_path(settings.dist_dir).resolve()
+        if not dump.exists():
+            raise IjdpError(f"{dump} does not exist: run `ijdp build` first (or `make build`)")
+        return QueryPool(f"memory:{dump}", size=settings.query_workers, cache_bytes=settings.result_cache_bytes,
+                         memory_base=settings.base_iri if settings.base_iri != PUBLISHED_BASE else None), None
+    return QueryPool(value, size=settings.query_workers, cache_bytes=settings.result_cache_bytes), value
+
+
+def load_into_oxigraph(dist_dir, path, base_iri: str = PUBLISHED_BASE) -> Path:
+    """Replace the on-disk store at path with the built dump (made beside it, then swapped in)."""
+    import shutil
+    import tempfile
+
+    from .querypool import bump_generation
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
+    try:
+        data = dump_path(dist_dir).read_bytes()
+        if base_iri != PUBLISHED_BASE:
+            from .iris import rebase_text
+            data = rebase_text(data.decode("utf-8"), base_iri).encode("utf-8")
+        store = pyoxigraph.Store(str(staging))
+        store.bulk_load(data, format=pyoxigraph.RdfFormat.N_QUADS)
+        store.flush()
+        del store
+        bump_generation(staging)
+        previous = target.with_name(f".{target.name}.old") if target.exists() else None
+        if previous:
+            shutil.rmtree(previous, ignore_errors=True)
+            target.rename(previous)
+        staging.rename(target)
+        if previous:
+            shutil.rmtree(previous, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target

@@ -1,0 +1,90 @@
+"""A SPARQL 1.1 endpoint as the query backend (--store sparql:URL).
+
+Queries are forwarded over the SPARQL 1.1 Protocol after the server's own
+safety checks; answers come back as SPARQL JSON or N-Triples and go through the
+same row cap and serialisers as the embedded engine, so clients see the same
+formats, limits and error shapes whatever the store.
+"""
+from __future__ import annotations
+
+import socket
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pyoxigraph
+
+from .querypool import BoundedCache, Job, Outcome, PoolUnavailable, QueryTimeout
+
+ACCEPT_RESULTS = "application/sparql-results+json"
+ACCEPT_GRAPH = "application/n-triples"
+
+
+class RemoteBackend:
+    def __init__(self, endpoint: str, cache_bytes: int = 0):
+        self.endpoint = endpoint
+        self.cache = BoundedCache(cache_bytes)
+
+    @property
+    def ready(self) -> bool:
+        try:
+            self._post("ASK {}", (), (), ACCEPT_RESULTS, timeout=5)
+            return True
+        except (PoolUnavailable, QueryTimeout):
+            return False
+
+    def generation_stamp(self) -> int:
+        return 0  # the remote store changes behind our back: its answers are not cached
+
+    def close(self) -> None:
+        pass
+
+    def _post(self, query, default_graphs, named_graphs, accept, timeout):
+        fields = [("query", query)] + [("default-graph-uri", g) for g in default_graphs] + \
+                 [("named-graph-uri", g) for g in named_graphs]
+        request = urllib.request.Request(self.endpoint, data=urllib.parse.urlencode(fields).encode(), method="POST",
+                                         headers={"Accept": accept,
+                                                  "Content-Type": "application/x-www-form-urlencoded"})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.status, response.headers.get_content_type(), response.read()
+        except urllib.error.HTTPError as err:
+            return err.code, err.headers.get_content_type() if err.headers else "", err.read()
+        except (socket.timeout, TimeoutError):
+            raise QueryTimeout(f"the SPARQL backend did not answer within {timeout:g} s") from None
+        except urllib.error.URLError as err:
+            if isinstance(err.reason, (socket.timeout, TimeoutError)):
+                raise QueryTimeout(f"the SPARQL backend did not answer within {timeout:g} s") from None
+            raise PoolUnavailable(f"the SPARQL backend cannot be reached: {err.reason}") from None
+        except (ConnectionError, OSError) as err:
+            raise PoolUnavailable(f"the SPARQL backend cannot be reached: {err}") from None
+
+    def run(self, job: Job, timeout: float) -> Outcome:
+        from .results import shape
+
+        accept = ", ".join(a for a, wanted in ((ACCEPT_RESULTS, job.results_format), (ACCEPT_GRAPH, job.graph_format))
+                           if wanted) or ACCEPT_RESULTS
+        status, media, body = self._post(job.query, job.default_graphs, job.named_graphs, accept, timeout)
+        if status == 400:
+            return Outcome(kind="syntax", message=_plain(body))
+        if status >= 500 or status in (502, 503, 504):
+            raise PoolUnavailable(f"the SPARQL backend answered HTTP {status}: {_plain(body)[:300]}")
+        if status != 200:
+            return Outcome(kind="error", message=f"the SPARQL backend answered HTTP {status}: {_plain(body)[:300]}")
+        try:
+            if media in (ACCEPT_RESULTS, "application/json"):
+                results = pyoxigraph.parse_query_results(body, format=pyoxigraph.QueryResultsFormat.JSON)
+            else:
+                fmt = pyoxigraph.RdfFormat.from_media_type(media) or pyoxigraph.RdfFormat.N_TRIPLES
+                results = [quad.triple for quad in pyoxigraph.parse(body, format=fmt)]
+        except (SyntaxError, ValueError) as err:
+            raise PoolUnavailable(f"the SPARQL backend sent an answer that does not parse ({media}): {err}") from None
+        return shape(results, job)
+
+
+def _plain(body: bytes) -> str:
+    text = body.decode("utf-8", "replace")
+    if "<html" in text.lower():
+        import re
+        text = re.sub(r"<[^>]+>", " ", text)
+    return " ".join(text.split())

@@ -1,0 +1,164 @@
+"""The same endpoint and linked-data behaviour on every store: memory, on-disk oxigraph, and a SPARQL
+server as backend (a second ijdp server, and a real Virtuoso from Debian's packages)."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import SHARED, make_app, read_json
+from ijdp import resources
+from test_live_server import free_port, stop, wait_healthy
+
+pytestmark = pytest.mark.live
+VIRTUOSO_SH = SHARED / "backends" / "virtuoso.sh"
+IJDP = Path(sys.executable).with_name("ijdp")
+QUERIES = sorted(resources.queries_folder().glob("*.rq"))
+MOC_PATH = "agreement/semiconductor-supply-chain-moc-2023"
+
+# What Virtuoso answers differently, with why. Strict: should it start agreeing, the test says so.
+KNOWN_DIFFERENCES = {
+    ("sparql-virtuoso", "03-term"): "Virtuoso stores xsd:duration as a number of months: P5Y comes back as 60",
+    ("sparql-virtuoso", "19-timeline"): "Virtuoso returns xsd:boolean values as the integers 0 and 1",
+}
+
+
+@pytest.fixture(scope="module")
+def ijdp_endpoint(dist, tmp_path_factory):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/"
+    log = tmp_path_factory.mktemp("backend") / "server.log"
+    process = subprocess.Popen([str(IJDP), "serve", "--port", str(port), "--dist", str(dist)],
+                               stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+    wait_healthy(base, process)
+    yield base + "sparql"
+    stop(process)
+
+
+def virtuoso_available() -> str | None:
+    """None when Virtuoso can run here, else why not."""
+    if not VIRTUOSO_SH.exists():
+        return f"{VIRTUOSO_SH} is missing"
+    if shutil.which("virtuoso-t") is None:
+        result = subprocess.run(["bash", str(VIRTUOSO_SH), "install"], capture_output=True, text=True, timeout=900)
+        if result.returncode != 0 or shutil.which("virtuoso-t") is None:
+            return "Debian's virtuoso-opensource could not be installed: " + result.stderr.strip()[-300:]
+    return None
+
+
+@pytest.fixture(scope="module")
+def virtuoso(dist, tmp_path_factory):
+    why = virtuoso_available()
+    if why:
+        pytest.skip(why)
+    home = tmp_path_factory.mktemp("virtuoso")
+    env = {**os.environ, "VIRT_HOME": str(home), "VIRT_HTTP_PORT": str(free_port()), "VIRT_SQL_PORT": str(free_port()),
+           "VIRT_BUFFERS": "20000"}
+    subprocess.run(["bash", str(VIRTUOSO_SH), "start"], env=env, check=True, capture_output=True, timeout=300)
+    http = f"http://127.0.0.1:{env['VIRT_HTTP_PORT']}"
+    try:
+        yield {"query": http + "/sparql", "auth": http + "/sparql-auth", "gsp": http + "/sparql-graph-crud-auth",
+               "user": "app", "password": (home / "app-password").read_text().strip()}
+    finally:
+        subprocess.run(["bash", str(VIRTUOSO_SH), "stop"], env=env, capture_output=True, timeout=300)
+
+
+def load_into_virtuoso(virtuoso, dist, gsp=False):
+    args = [str(IJDP), "load", "--dist", str(dist), "--store", "sparql:" + virtuoso["auth"],
+            "--user", virtuoso["user"], "--password", virtuoso["password"]]
+    if gsp:
+        args += ["--gsp-url", virtuoso["gsp"]]
+    return subprocess.run(args, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module", params=["memory", "oxigraph", "sparql-ijdp", "sparql-virtuoso"])
+def store_app(request, dist, prepared_store):
+    if request.param == "memory":
+        spec = "memory"
+    elif request.param == "oxigraph":
+        spec = "oxigraph:" + prepared_store
+    elif request.param == "sparql-ijdp":
+        spec = "sparql:" + request.getfixturevalue("ijdp_endpoint")
+    else:
+        virtuoso = request.getfixturevalue("virtuoso")
+        loaded = load_into_virtuoso(virtuoso, dist)
+        assert loaded.returncode == 0, loaded.stderr
+        spec = "sparql:" + virtuoso["query"]
+    app = make_app(spec, dist)
+    yield request.param, app
+    app.extensions["ijdp_pool"].close()
+
+
+def rows_of(response):
+    data = json.loads(response.data)
+    if "boolean" in data:
+        return data["boolean"]
+    return [[b.get(v, {}).get("value") for v in data["head"]["vars"]] for b in data["results"]["bindings"]]
+
+
+@pytest.mark.parametrize("query", QUERIES, ids=[q.stem for q in QUERIES])
+def test_example_queries_on_every_store(store_app, query, request):
+    name, app = store_app
+    if (name, query.stem) in KNOWN_DIFFERENCES:
+        request.applymarker(pytest.mark.xfail(reason=KNOWN_DIFFERENCES[(name, query.stem)], strict=True))
+    expected = read_json(query.with_suffix(".expected.json"))
+    response = app.test_client().post("/sparql", data={"query": query.read_text()},
+                                      headers={"Accept": "application/sparql-results+json"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    got = rows_of(response)
+    if "boolean" in expected:
+        assert got is expected["boolean"]
+        return
+    ordered = "ORDER BY" in query.read_text().upper()
+    want = expected["rows"]
+    assert (got if ordered else sorted(got, key=str)) == (want if ordered else sorted(want, key=str)), name
+
+
+def test_protocol_errors_are_the_same_on_every_store(store_app):
+    _, app = store_app
+    client = app.test_client()
+    malformed = client.get("/sparql", query_string={"query": "SELECT * WHERE {"})
+    assert malformed.status_code == 400 and malformed.mimetype == "application/problem+json"
+    assert client.get("/sparql", query_string={"query": "ASK {}"}, headers={"Accept": "image/png"}).status_code == 406
+    assert client.post("/sparql", data={"update": "CLEAR ALL"}).status_code == 403
+
+
+def test_linked_data_pages_on_every_store(store_app):
+    _, app = store_app
+    client = app.test_client()
+    assert client.get("/id/" + MOC_PATH).status_code == 303
+    page = client.get("/doc/" + MOC_PATH, headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert "signed in July, 2023 between the Ministry of Electronics" in page
+    assert client.get("/doc/agreement/nothing", headers={"Accept": "text/html"}).status_code == 404
+
+
+def test_backend_going_away_is_a_503_not_a_hang(dist):
+    app = make_app(f"sparql:http://127.0.0.1:{free_port()}/sparql", dist)
+    client = app.test_client()
+    response = client.get("/sparql", query_string={"query": "ASK {}"})
+    assert response.status_code == 503 and response.mimetype == "application/problem+json"
+    assert client.get("/healthz").status_code == 503
+
+
+def test_load_replaces_graphs_and_a_failure_keeps_the_previous_version(virtuoso, dist, monkeypatch):
+    first = load_into_virtuoso(virtuoso, dist, gsp=True)
+    assert first.returncode == 0, first.stderr
+    assert "loaded <https://w3id.org/ijdp/graph/provenance>" in first.stderr and "(verified)" in first.stderr
+    from ijdp import loading
+    remote = loading.Remote(virtuoso["auth"], None, None, virtuoso["user"], virtuoso["password"])
+    before = {g: remote.count(g) for g in loading.graphs_of(dist)}
+    original = loading.Remote.update
+
+    def failing(self, text, what):
+        if "provenance" in what and "INSERT" in text:
+            raise loading.IjdpError(f"{what}: HTTP 500: simulated failure")
+        return original(self, text, what)
+    monkeypatch.setattr(loading.Remote, "update", failing)
+    with pytest.raises(loading.IjdpError) as caught:
+        list(loading.push_graphs(dist, virtuoso["auth"], user=virtuoso["user"], password=virtuoso["password"]))
+    assert "graph provenance" in str(caught.value) and "previous version" in str(caught.value)
+    assert {g: remote.count(g) for g in before} == before
+    assert before["https://w3id.org/ijdp/graph/facts"] == 165 or before["https://w3id.org/ijdp/graph/facts"] > 100
