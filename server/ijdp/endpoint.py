@@ -134,6 +134,10 @@ def answer(query: str, params) -> Response:
     wanted = graph_format if form in ("CONSTRUCT", "DESCRIBE") else results_format
     if wanted is None:
         return _not_acceptable(form)
+    for key in ("default-graph-uri", "named-graph-uri"):
+        for value in params.getlist(key):
+            if not is_iri(value):
+                return problem(400, f"{key} must be an absolute IRI; {value[:100]!r} is not.", "invalid-graph-iri")
     job = Job(query=query,
               results_format=results_format.media_type if results_format else None,
               graph_format=graph_format.media_type if graph_format else None,
@@ -163,6 +167,15 @@ def answer(query: str, params) -> Response:
     if html:
         return _html_results(query, outcome, headers)
     return Response(outcome.body, status=200, headers=headers, content_type=_content_type(outcome.media_type))
+
+
+def is_iri(value: str) -> bool:
+    import pyoxigraph
+    try:
+        pyoxigraph.NamedNode(value)
+        return True
+    except ValueError:
+        return False
 
 
 def _refused_service(text: str):

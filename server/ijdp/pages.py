@@ -83,6 +83,14 @@ def conditional(response: Response, negotiated: bool, alternates: str | None = N
     return response.make_conditional(request)
 
 
+def must_be_iri(iri: str) -> str:
+    """404 for paths that make no IRI (they cannot be in the data, and must never reach a query)."""
+    from .endpoint import is_iri
+    if not is_iri(iri) or any(c in iri for c in '<>"{}|^`\\ '):
+        abort(404, description="There is no such resource.")
+    return iri
+
+
 def fetch_graph(query: str) -> Graph:
     pool = current_app.extensions["ijdp_pool"]
     job = Job(query=query, results_format=None, graph_format="application/n-triples", max_rows=1_000_000)
@@ -137,7 +145,7 @@ def embedded_jsonld(graph: Graph) -> str:
 
 @bp.get("/id/<path:rest>")
 def resource(rest: str):
-    iri = base() + "id/" + rest
+    iri = must_be_iri(base() + "id/" + rest)
     if not ask(f"ASK {{ {{ <{iri}> ?p ?o }} UNION {{ ?s ?p <{iri}> }} }}"):
         abort(404, description=f"The data holds nothing about <{iri}>.")
     return redirect(f"/doc/{quote(rest)}", code=303)
@@ -146,6 +154,7 @@ def resource(rest: str):
 @bp.get("/doc/<path:rest>")
 def document(rest: str):
     whole = rest
+    must_be_iri(base() + "id/" + whole)
     rest, fixed = split_suffix(rest)
     iri = base() + "id/" + rest
     graph = fetch_graph(describe_query(iri, base() + "ontology#"))
@@ -170,7 +179,7 @@ def document(rest: str):
 @bp.get("/graph/<name>")
 def named_graph(name: str):
     name, fixed = split_suffix(name)
-    iri = f"{base()}graph/{name}"
+    iri = must_be_iri(f"{base()}graph/{name}")
     return described(iri, fixed, f"/graph/{name}",
                      query=f"SELECT (COUNT(*) AS ?triples) WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} }}",
                      select=f"SELECT * WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} }} LIMIT 100")
@@ -186,7 +195,7 @@ def mapping_set(name: str):
             abort(404)
         return send_file(path, mimetype="text/tab-separated-values", conditional=True)
     name, fixed = split_suffix(name)
-    iri = f"{base()}mappings/{name}"
+    iri = must_be_iri(f"{base()}mappings/{name}")
     return described(iri, fixed, f"/mappings/{name}",
                      query=f"DESCRIBE <{iri}>", select=f"SELECT ?p ?o WHERE {{ <{iri}> ?p ?o }}")
 
