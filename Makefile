@@ -11,7 +11,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 DIST   ?= dist
 
-.PHONY: install java ui chromium build validate serve test conformance bench clean
+.PHONY: install java ui chromium build validate serve test conformance bench soak clean
 
 install: $(STAMP)
 
@@ -59,9 +59,17 @@ test: install java ui chromium
 conformance: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m conformance
 
-# Median latency of every example query against the HTTP floor (bench/results/).
+# Benchmarks (not part of `make test`): every example query against the HTTP floor
+# (bench/results/http-latency.md), then the 1M-triple graph on our stores against
+# Virtuoso, rdflib-endpoint and the floor (docs/benchmarks.md and its plot).
 bench: build
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/http_latency.py --dist $(DIST)
+	$(BIN)/python bench/scale.py
+
+# A bounded soak (5 minutes at concurrency 16, normal and runaway queries mixed).
+soak: build
+	$(BIN)/python bench/soak.py --dist $(DIST)
 
 clean:
 	rm -rf $(DIST) build *.egg-info server/*.egg-info .pytest_cache

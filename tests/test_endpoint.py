@@ -384,3 +384,27 @@ def test_variables_named_like_keywords_are_not_keywords(client, query):
     response = client.get("/sparql", query_string={"query": query})
     assert response.status_code == 200
     assert len(json.loads(response.data)["results"]["bindings"]) == 1
+
+
+def test_a_worker_killed_mid_query_is_a_503_and_the_pool_recovers(prepared_store, dist):
+    import os
+    import signal
+    app = make_app(prepared_store, dist, query_workers=1, query_timeout=60.0)
+    try:
+        pool = app.extensions["ijdp_pool"]
+        outcome = {}
+        thread = threading.Thread(target=lambda: outcome.setdefault(
+            "response", app.test_client().get("/sparql", query_string={"query": RUNAWAY})))
+        thread.start()
+        time.sleep(0.5)
+        for pid in pool.worker_pids():
+            os.kill(pid, signal.SIGKILL)
+        thread.join(30)
+        body = problem(outcome["response"], 503)
+        assert "stopped unexpectedly" in body["detail"]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not pool.worker_pids():
+            time.sleep(0.1)
+        assert app.test_client().get("/sparql", query_string={"query": ACRONYMS}).status_code == 200
+    finally:
+        app.extensions["ijdp_pool"].close()

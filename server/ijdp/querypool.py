@@ -174,6 +174,7 @@ class QueryPool:
         self.cache = BoundedCache(cache_bytes)
         self._context = multiprocessing.get_context("forkserver")
         self._idle: queue.Queue = queue.Queue()
+        self._workers: set = set()
         self._ready = threading.Event()
         self._closed = False
         threading.Thread(target=self._start_all, daemon=True, name="ijdp-pool-start").start()
@@ -187,6 +188,7 @@ class QueryPool:
             return
         worker = _Worker(self._context, self.store_path, self.memory_base)
         if worker.wait_ready(self.start_timeout):
+            self._workers.add(worker)
             self._idle.put(worker)
             self._ready.set()
         else:
@@ -234,9 +236,13 @@ class QueryPool:
 
     def _replace(self, worker: _Worker) -> None:
         def replace():
+            self._workers.discard(worker)
             worker.kill()
             self._spawn()
         threading.Thread(target=replace, daemon=True, name="ijdp-pool-replace").start()
+
+    def worker_pids(self) -> list[int]:
+        return sorted(w.process.pid for w in list(self._workers))
 
     def close(self) -> None:
         self._closed = True

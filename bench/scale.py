@@ -1,0 +1,309 @@
+"""The 1M-triple benchmark: our server on its stores against Virtuoso, rdflib-endpoint and the HTTP floor.
+
+Everything runs on this machine, on 127.0.0.1, in one run, so the ratios are
+comparable: load time and resident memory (PSS, whole process tree), median
+and p99 latency at concurrency 1 (requests to all systems interleaved), and
+throughput at concurrency 8 (fixed request counts, bounded in time).
+
+    python bench/scale.py [--triples 1000000] [--rounds 20] [--no-rdflib] [--no-virtuoso]
+
+Writes docs/benchmarks.md and docs/benchmarks-latency.svg.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SHARED = ROOT.parent / "shared"
+WORK = HERE / "work"
+DOCS = ROOT / "docs"
+GRAPH = "https://example.org/kg/bench"
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(port: int, path: str, process, seconds: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        if process is not None and process.poll() is not None:
+            raise SystemExit(f"a server on port {port} exited while starting")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", path)
+            if connection.getresponse().status < 500:
+                return time.monotonic() - started
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"nothing answered on port {port} within {seconds} s")
+
+
+def pss_kib(root_pid: int) -> int:
+    """Proportional set size of a process and all its descendants."""
+    children: dict = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    total, stack = 0, [root_pid]
+    while stack:
+        pid = stack.pop()
+        stack.extend(children.get(pid, []))
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
+class System:
+    def __init__(self, name, port, path, extra=None, process=None, load_seconds=None, floor=False):
+        self.name, self.port, self.path, self.extra = name, port, path, extra or {}
+        self.process, self.load_seconds, self.floor = process, load_seconds, floor
+        self.local = threading.local()
+
+    def connection(self):
+        if getattr(self.local, "connection", None) is None:
+            self.local.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        return self.local.connection
+
+    def get(self, path: str) -> tuple[float, int]:
+        for attempt in (0, 1):
+            try:
+                started = time.perf_counter()
+                connection = self.connection()
+                connection.request("GET", path, headers={"Accept": "application/sparql-results+json"})
+                response = connection.getresponse()
+                body = response.read()
+                elapsed = time.perf_counter() - started
+                if response.status != 200:
+                    raise RuntimeError(f"{self.name}: HTTP {response.status}: {body[:200]!r}")
+                return elapsed, len(body)
+            except (http.client.HTTPException, ConnectionError):
+                self.local.connection = None
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def query_path(self, query: str) -> str:
+        return self.path + "?" + urllib.parse.urlencode({"query": query, **self.extra})
+
+
+def start(args: list, env=None, log=None):
+    return subprocess.Popen(args, env={**os.environ, **(env or {})}, stdout=log or subprocess.DEVNULL,
+                            stderr=subprocess.STDOUT)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--triples", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=20, help="requests per query per system at concurrency 1")
+    parser.add_argument("--per-thread", type=int, default=10, help="requests per thread at concurrency 8")
+    parser.add_argument("--no-rdflib", action="store_true")
+    parser.add_argument("--no-virtuoso", action="store_true")
+    args = parser.parse_args()
+    rounds = max(5, min(args.rounds, 200))
+    WORK.mkdir(exist_ok=True)
+    DOCS.mkdir(exist_ok=True)
+    data = WORK / f"kg-{args.triples}.ttl"
+    if not data.exists():
+        subprocess.run([sys.executable, str(SHARED / "bench" / "gen_synthetic.py"), "--triples", str(args.triples),
+                        "--out", str(data)], check=True)
+    queries = {p.stem: p.read_text() for p in sorted((SHARED / "bench" / "queries").glob("*.rq"))}
+    processes, systems = [], []
+    try:
+        # ijdp on the on-disk store: load it, then serve it cold (no cache) and as deployed (cache on).
+        import pyoxigraph
+        store_dir = WORK / f"store-{args.triples}"
+        shutil.rmtree(store_dir, ignore_errors=True)
+        started = time.monotonic()
+        store = pyoxigraph.Store(str(store_dir))
+        store.bulk_load(path=str(data), format=pyoxigraph.RdfFormat.TURTLE)
+        store.flush()
+        del store
+        oxigraph_load = time.monotonic() - started
+        for name, extra in (("ijdp, on-disk store, cold", ["--result-cache-bytes", "0"]), ("ijdp, on-disk store, cached", [])):
+            port = free_port()
+            process = start([str(BIN / "ijdp"), "serve", "--port", str(port), "--store", f"oxigraph:{store_dir}",
+                             "--workers", "4", "--query-workers", "2", "--query-timeout", "120", *extra],
+                            env={"IJDP_BENCH_FLOOR": "1"})
+            processes.append(process)
+            wait_http(port, "/healthz", process, 120)
+            systems.append(System(name, port, "/sparql", process=process, load_seconds=oxigraph_load))
+        floor = systems[0]
+        if not args.no_virtuoso and (SHARED / "backends" / "virtuoso.sh").exists():
+            home = WORK / "virtuoso"
+            env = {"VIRT_HOME": str(home), "VIRT_HTTP_PORT": str(free_port()), "VIRT_SQL_PORT": str(free_port())}
+            script = str(SHARED / "backends" / "virtuoso.sh")
+            subprocess.run(["bash", script, "install"], env={**os.environ, **env}, check=True, capture_output=True)
+            subprocess.run(["bash", script, "start"], env={**os.environ, **env}, check=True, capture_output=True)
+            started = time.monotonic()
+            subprocess.run(["bash", script, "load", str(data), GRAPH], env={**os.environ, **env}, check=True,
+                           capture_output=True)
+            virtuoso_load = time.monotonic() - started
+            import re
+            status = subprocess.run(["bash", script, "status"], env={**os.environ, **env}, capture_output=True,
+                                    text=True).stdout
+            pid = int(re.search(r"pid=(\d+)", status).group(1))
+            http_port = int(re.search(r"http=http://127\.0\.0\.1:(\d+)", status).group(1))
+            systems.append(System("Virtuoso 7 (direct)", http_port, "/sparql",
+                                  extra={"default-graph-uri": GRAPH}, load_seconds=virtuoso_load))
+            systems[-1].pid, systems[-1].stop = pid, lambda: subprocess.run(["bash", script, "stop"],
+                                                                           env={**os.environ, **env}, capture_output=True)
+        if not args.no_rdflib and (BIN / "rdflib-endpoint").exists():
+            port = free_port()
+            process = start([str(BIN / "rdflib-endpoint"), "serve", str(data), "--host", "127.0.0.1", "--port", str(port)])
+            processes.append(process)
+            seconds = wait_http(port, "/sparql?query=" + urllib.parse.quote("ASK {}"), process, 900)
+            systems.append(System("rdflib-endpoint", port, "/sparql", process=process, load_seconds=seconds))
+
+        memory = {s.name: pss_kib(s.process.pid if s.process else s.pid) for s in systems}
+        latency = {s.name: {} for s in systems}
+        latency["HTTP floor"] = {}
+        sizes = {}
+        for name, query in queries.items():
+            for system in systems:
+                _, size = system.get(system.query_path(query))   # warm-up (and fills the cached server's cache)
+                sizes.setdefault(name, size)
+            floor_path = f"/_floor/{sizes[name]}?" + urllib.parse.urlencode({"query": query})
+            samples = {s.name: [] for s in systems}
+            samples["HTTP floor"] = []
+            slow = set()
+            for round_number in range(rounds):
+                for system in systems:
+                    if system.name in slow and round_number >= 5:
+                        continue
+                    elapsed = system.get(system.query_path(query))[0]
+                    samples[system.name].append(elapsed)
+                    if elapsed > 5:
+                        slow.add(system.name)   # bounded: a system this slow gets 5 rounds
+                samples["HTTP floor"].append(floor.get(floor_path)[0])
+            for key, values in samples.items():
+                ordered = sorted(values)
+                latency[key][name] = (statistics.median(ordered) * 1000,
+                                      ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000)
+        throughput = {s.name: {} for s in systems}
+        for name, query in queries.items():
+            for system in systems:
+                if latency[system.name][name][0] > 5000:
+                    throughput[system.name][name] = None
+                    continue
+                path = system.query_path(query)
+                def worker():
+                    for _ in range(args.per_thread):
+                        system.get(path)
+                threads = [threading.Thread(target=worker) for _ in range(8)]
+                started = time.monotonic()
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join(300)
+                throughput[system.name][name] = 8 * args.per_thread / (time.monotonic() - started)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for system in systems:
+            if hasattr(system, "stop"):
+                system.stop()
+    write_report(args, data, queries, systems, latency, throughput, memory, rounds)
+
+
+def write_report(args, data, queries, systems, latency, throughput, memory, rounds) -> None:
+    import pyoxigraph
+    names = [s.name for s in systems]
+    lines = ["# Benchmarks", "",
+             f"One run of `make bench` (`python bench/scale.py --rounds {rounds}`) on {platform.node()}: "
+             f"{os.cpu_count()} CPUs, {platform.platform()}, Python {platform.python_version()}, "
+             f"pyoxigraph {pyoxigraph.__version__ if hasattr(pyoxigraph, '__version__') else '0.5'}, "
+             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Everything on 127.0.0.1, in one run.",
+             "",
+             f"Data: `{data.name}`, {args.triples:,} triples from `../shared/bench/gen_synthetic.py`; queries: "
+             "`../shared/bench/queries/`. The floor is the cold ijdp server answering a fixed body of the same size "
+             "to the same request. `cold`: result cache off, every request runs the query; `cached`: as deployed.",
+             "", "## Load and memory", "",
+             "| system | load (s) | resident memory, PSS of all processes (MiB) |", "|---|---:|---:|"]
+    for s in systems:
+        lines.append(f"| {s.name} | {s.load_seconds:.1f} | {memory[s.name] / 1024:.0f} |")
+    lines += ["", "## Latency at concurrency 1: median ms (p99 ms)", "",
+              "| query | " + " | ".join(names + ["HTTP floor"]) + " |", "|---|" + "---:|" * (len(names) + 1)]
+    for q in queries:
+        cells = [f"{latency[n][q][0]:.2f} ({latency[n][q][1]:.1f})" for n in names + ["HTTP floor"]]
+        lines.append(f"| {q} | " + " | ".join(cells) + " |")
+    lines += ["", "## Ratios of medians", "",
+              "| query | cold / floor | cached / floor | " + " | ".join(f"{n} / cold" for n in names[2:]) + " |",
+              "|---|---:|---:|" + "---:|" * len(names[2:])]
+    for q in queries:
+        floor = latency["HTTP floor"][q][0]
+        cold, cached = latency[names[0]][q][0], latency[names[1]][q][0]
+        peers = [f"{latency[n][q][0] / cold:.2f}" for n in names[2:]]
+        lines.append(f"| {q} | {cold / floor:.2f} | {cached / floor:.2f} | " + " | ".join(peers) + " |")
+    lines += ["", f"## Throughput at concurrency 8 (requests/s, {8 * args.per_thread} requests)", "",
+              "| query | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for q in queries:
+        cells = [f"{throughput[n][q]:.0f}" if throughput[n][q] else "(too slow: skipped)" for n in names]
+        lines.append(f"| {q} | " + " | ".join(cells) + " |")
+    lines += ["", "![Median latency per query per system](benchmarks-latency.svg)", ""]
+    (DOCS / "benchmarks.md").write_text("\n".join(lines))
+    (DOCS / "benchmarks-latency.svg").write_text(svg_chart(queries, names + ["HTTP floor"], latency))
+    print("\n".join(lines))
+
+
+def svg_chart(queries, names, latency) -> str:
+    """Grouped bars of median latency (log scale), one group per query."""
+    import math
+    colours = ["#0b57a4", "#5b8fd1", "#b35c00", "#6a8e23", "#777777", "#333333"]
+    width, left, top, height = 900, 60, 30, 300
+    group = (width - left - 20) / len(queries)
+    bar = group / (len(names) + 1)
+    values = [latency[n][q][0] for n in names for q in queries]
+    lo, hi = math.floor(math.log10(min(values))), math.ceil(math.log10(max(values)))
+    y = lambda v: top + height - height * (math.log10(v) - lo) / max(1, hi - lo)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {top + height + 90}" role="img" '
+             'aria-label="Median latency per query per system, milliseconds, log scale" font-family="sans-serif" font-size="11">']
+    for power in range(lo, hi + 1):
+        parts.append(f'<line x1="{left}" x2="{width - 20}" y1="{y(10 ** power):.1f}" y2="{y(10 ** power):.1f}" stroke="#ddd"/>'
+                     f'<text x="{left - 6}" y="{y(10 ** power) + 4:.1f}" text-anchor="end">{10 ** power:g} ms</text>')
+    for i, q in enumerate(queries):
+        for j, n in enumerate(names):
+            value = latency[n][q][0]
+            x = left + i * group + j * bar + bar / 2
+            parts.append(f'<rect x="{x:.1f}" y="{y(value):.1f}" width="{bar * 0.9:.1f}" height="{top + height - y(value):.1f}" '
+                         f'fill="{colours[j % len(colours)]}"><title>{n}, {q}: {value:.2f} ms</title></rect>')
+        parts.append(f'<text x="{left + i * group + group / 2:.1f}" y="{top + height + 15}" text-anchor="middle">{q}</text>')
+    for j, n in enumerate(names):
+        parts.append(f'<rect x="{left + j * 150}" y="{top + height + 35}" width="10" height="10" fill="{colours[j % len(colours)]}"/>'
+                     f'<text x="{left + j * 150 + 14}" y="{top + height + 44}">{n}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":
+    main()
