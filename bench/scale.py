@@ -177,8 +177,8 @@ def main() -> None:
             port = free_port()
             process = start([str(BIN / "rdflib-endpoint"), "serve", str(data), "--host", "127.0.0.1", "--port", str(port)])
             processes.append(process)
-            seconds = wait_http(port, "/sparql?query=" + urllib.parse.quote("ASK {}"), process, 900)
-            systems.append(System("rdflib-endpoint", port, "/sparql", process=process, load_seconds=seconds))
+            seconds = wait_http(port, "/?query=" + urllib.parse.quote("ASK {}"), process, 900)
+            systems.append(System("rdflib-endpoint", port, "/", process=process, load_seconds=seconds))
 
         memory = {s.name: pss_kib(s.process.pid if s.process else s.pid) for s in systems}
         latency = {s.name: {} for s in systems}

@@ -217,11 +217,13 @@ class QueryPool:
         return outcome
 
     def _run(self, job: Job, timeout: float) -> Outcome:
-        deadline = time.monotonic() + timeout
+        # Waiting for a free worker has its own budget: a query queued behind runaway
+        # ones still gets its whole timeout once it runs.
         try:
             worker = self._idle.get(timeout=timeout)
         except queue.Empty:
             raise QueryTimeout("every query worker stayed busy for the whole timeout") from None
+        deadline = time.monotonic() + timeout
         try:
             worker.conn.send(job)
             if worker.conn.poll(max(0.0, deadline - time.monotonic())):
