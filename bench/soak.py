@@ -59,8 +59,11 @@ def main() -> None:
                     connection.request("GET", "/sparql?" + urllib.parse.urlencode({"query": query}),
                                        headers={"Accept": "application/sparql-results+json"})
                     response = connection.getresponse()
-                    response.read()
+                    body = response.read()
                     key = f"{'runaway' if runaway else 'normal'} {response.status}"
+                    if response.status != 200 and not runaway:
+                        import json
+                        key += " " + json.loads(body).get("type", "").rsplit("/", 1)[-1]
                 except (OSError, http.client.HTTPException) as err:
                     key = f"{'runaway' if runaway else 'normal'} {type(err).__name__}"
                     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)

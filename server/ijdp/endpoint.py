@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, request
 from .formats import RDF_FORMATS, RESULTS_FORMATS
 from .negotiation import UnknownFormat, by_name, negotiate, prefers_html
 from .problems import problem
-from .querypool import Job, PoolUnavailable, QueryTimeout, run_update
+from .querypool import Job, PoolBusy, PoolUnavailable, QueryTimeout, run_update
 from .sparql import (declares_dataset, has_load, query_form, service_endpoints, update_syntax_error,
                      without_silent_loads)
 
@@ -149,6 +149,8 @@ def answer(query: str, params) -> Response:
     timeout = min(config.query_timeout, config.service_timeout) if service_endpoints(query) else config.query_timeout
     try:
         outcome = pool().run(job, timeout=timeout)
+    except PoolBusy as err:
+        return problem(503, str(err), "server-busy", headers={"Retry-After": "5"})
     except QueryTimeout as err:
         return problem(503, str(err), "query-timeout", headers={"Retry-After": "5"}, timeout_seconds=timeout)
     except PoolUnavailable as err:

@@ -48,6 +48,10 @@ class QueryTimeout(Exception):
     pass
 
 
+class PoolBusy(QueryTimeout):
+    """Every worker stayed busy (with other, possibly runaway, queries) for the whole wait."""
+
+
 class PoolUnavailable(Exception):
     pass
 
@@ -169,6 +173,11 @@ class QueryPool:
         """store_path: an on-disk store opened read-only, or 'memory:<dump.nq>' loaded by every worker."""
         self.store_path = str(store_path)
         self.memory_base = memory_base
+        # Runaway queries hold their workers until the timeout: while they do, the
+        # pool grows (up to twice its size) so that other queries are not starved.
+        self.max_size = size * 2
+        self._starting = 0
+        self._lock = threading.Lock()
         self.size = size
         self.start_timeout = start_timeout
         self.cache = BoundedCache(cache_bytes)
@@ -220,9 +229,13 @@ class QueryPool:
         # Waiting for a free worker has its own budget: a query queued behind runaway
         # ones still gets its whole timeout once it runs.
         try:
-            worker = self._idle.get(timeout=timeout)
+            worker = self._idle.get(timeout=0.2)
         except queue.Empty:
-            raise QueryTimeout("every query worker stayed busy for the whole timeout") from None
+            self._grow()
+            try:
+                worker = self._idle.get(timeout=timeout)
+            except queue.Empty:
+                raise PoolBusy("every query worker stayed busy for the whole timeout") from None
         deadline = time.monotonic() + timeout
         try:
             worker.conn.send(job)
@@ -235,6 +248,20 @@ class QueryPool:
             raise PoolUnavailable("the query worker stopped unexpectedly") from None
         self._replace(worker)
         raise QueryTimeout(f"the query ran longer than {timeout:g} s and was stopped")
+
+    def _grow(self) -> None:
+        with self._lock:
+            if self._closed or len(self._workers) + self._starting >= self.max_size:
+                return
+            self._starting += 1
+
+        def start():
+            try:
+                self._spawn()
+            finally:
+                with self._lock:
+                    self._starting -= 1
+        threading.Thread(target=start, daemon=True, name="ijdp-pool-grow").start()
 
     def _replace(self, worker: _Worker) -> None:
         def replace():
