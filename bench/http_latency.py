@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,29 +23,8 @@ import urllib.parse
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "server"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(port: int, process, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit("the server exited before becoming healthy")
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/healthz")
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("the server did not become healthy")
+sys.path.insert(0, str(HERE))
+from scale import free_port, wait_http  # noqa: E402
 
 
 def timed_get(connection, path: str, headers: dict) -> tuple[float, int]:
@@ -80,7 +58,7 @@ def main() -> None:
         servers[mode] = (port, process)
     try:
         for port, process in servers.values():
-            wait_healthy(port, process)
+            wait_http(port, "/healthz", process, 120)
         connections = {mode: http.client.HTTPConnection("127.0.0.1", port, timeout=60)
                        for mode, (port, _) in servers.items()}
         headers = {"Accept": "application/sparql-results+json", "Connection": "keep-alive"}
