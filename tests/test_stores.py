@@ -162,3 +162,9 @@ def test_load_replaces_graphs_and_a_failure_keeps_the_previous_version(virtuoso,
     assert "graph provenance" in str(caught.value) and "previous version" in str(caught.value)
     assert {g: remote.count(g) for g in before} == before
     assert before["https://w3id.org/ijdp/graph/facts"] == 165 or before["https://w3id.org/ijdp/graph/facts"] > 100
+
+
+def test_pages_of_a_backend_that_went_away_are_503(dist):
+    app = make_app(f"sparql:http://127.0.0.1:{free_port()}/sparql", dist)
+    response = app.test_client().get("/doc/" + MOC_PATH, headers={"Accept": "text/html"})
+    assert response.status_code == 503 and response.mimetype == "application/problem+json"

@@ -47,6 +47,14 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(ui.bp)
     problems.register(app)
 
+    from .querypool import PoolUnavailable, QueryTimeout
+
+    @app.errorhandler(QueryTimeout)
+    @app.errorhandler(PoolUnavailable)
+    def store_unavailable(err):
+        # A page whose data could not be fetched in time, or whose backend is down.
+        return problems.problem(503, str(err), "store-unavailable", headers={"Retry-After": "5"})
+
     @app.get("/healthz")
     def healthz():
         ready = app.extensions["ijdp_pool"].ready

@@ -108,7 +108,8 @@ def ask(query: str) -> bool:
     outcome = pool.run(job, timeout=settings().query_timeout)
     if outcome.kind != "ok":
         raise RuntimeError(outcome.message or outcome.kind)
-    return b'"boolean":true' in outcome.body.replace(b" ", b"")
+    import json
+    return json.loads(outcome.body).get("boolean") is True
 
 
 def bind_prefixes(graph: Graph) -> Graph:
