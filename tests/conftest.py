@@ -62,7 +62,7 @@ def prepared_store(dist, tmp_path_factory):
     return str(store_db(prepare_store(dist, PUBLISHED_BASE, cache_dir=tmp_path_factory.mktemp("stores"))))
 
 
-def make_app(store_path, dist, **overrides):
+def make_app(store_path, dist, wait_ready=True, **overrides):
     import time
 
     from ijdp.app import create_app
@@ -71,7 +71,7 @@ def make_app(store_path, dist, **overrides):
     settings = Settings(dist_dir=str(dist)).with_overrides(**overrides)
     app = create_app({"IJDP_SETTINGS": settings, "IJDP_STORE": store_path, "TESTING": True})
     deadline = time.monotonic() + 60
-    while not app.extensions["ijdp_pool"].ready and time.monotonic() < deadline:
+    while wait_ready and not app.extensions["ijdp_pool"].ready and time.monotonic() < deadline:
         time.sleep(0.05)
     return app
 

@@ -136,7 +136,7 @@ def test_linked_data_pages_on_every_store(store_app):
 
 
 def test_backend_going_away_is_a_503_not_a_hang(dist):
-    app = make_app(f"sparql:http://127.0.0.1:{free_port()}/sparql", dist)
+    app = make_app(f"sparql:http://127.0.0.1:{free_port()}/sparql", dist, wait_ready=False)
     client = app.test_client()
     response = client.get("/sparql", query_string={"query": "ASK {}"})
     assert response.status_code == 503 and response.mimetype == "application/problem+json"
@@ -165,6 +165,6 @@ def test_load_replaces_graphs_and_a_failure_keeps_the_previous_version(virtuoso,
 
 
 def test_pages_of_a_backend_that_went_away_are_503(dist):
-    app = make_app(f"sparql:http://127.0.0.1:{free_port()}/sparql", dist)
+    app = make_app(f"sparql:http://127.0.0.1:{free_port()}/sparql", dist, wait_ready=False)
     response = app.test_client().get("/doc/" + MOC_PATH, headers={"Accept": "text/html"})
     assert response.status_code == 503 and response.mimetype == "application/problem+json"
