@@ -113,3 +113,22 @@ def test_query_without_a_build_says_to_build(tmp_path):
 def test_console_script_runs():
     result = subprocess.run([sys.executable, "-m", "ijdp.cli", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "build" in result.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["serve", "--store", "http://127.0.0.1:9/sparql"], "write sparql:http://127.0.0.1:9/sparql"),
+    (["serve", "--store", "oxigraph:"], "needs a path"),
+    (["serve", "--store", "sparql:"], "needs a URL"),
+    (["load", "--store", "memory"], "nothing to load"),
+    (["build", "--store", "sparql:http://127.0.0.1:9/sparql", "--skip-reasoner", "--out", "/tmp/ijdp-test-bad-store"],
+     "use `ijdp load`"),
+])
+def test_bad_store_specs_get_a_clear_error(args, message):
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_load_without_a_build_says_to_build(tmp_path):
+    result = run("load", "--store", "sparql:http://127.0.0.1:9/sparql", "--dist", str(tmp_path))
+    assert result.exit_code == 2 and "ijdp build" in result.output
