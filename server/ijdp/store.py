@@ -16,17 +16,13 @@ def dump_path(dist_dir) -> Path:
     return Path(dist_dir) / f"{DUMP_STEM}.nq"
 
 
-def open_built(dist_dir, base_iri: str | None = None) -> pyoxigraph.Store:
+def open_built(dist_dir) -> pyoxigraph.Store:
     """An in-memory store of the built N-Quads dump (run `ijdp build` first)."""
     path = dump_path(dist_dir)
     if not path.exists():
         raise IjdpError(f"{path} does not exist: run `ijdp build` first (or `make build`)")
-    data = path.read_bytes()
-    if base_iri:
-        from .iris import rebase_text
-        data = rebase_text(data.decode("utf-8"), base_iri).encode("utf-8")
     store = pyoxigraph.Store()
-    store.bulk_load(data, format=pyoxigraph.RdfFormat.N_QUADS)
+    store.bulk_load(path.read_bytes(), format=pyoxigraph.RdfFormat.N_QUADS)
     return store
 
 

@@ -55,6 +55,3 @@ GRAPH_NAMES = ("ontology", "facts", "provenance", "links", "derived", "metadata"
 def graph_iri(name: str, base: str = PUBLISHED_BASE) -> URIRef:
     return URIRef(f"{base}graph/{name}")
 
-
-def sparql_prefixes() -> str:
-    return "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in PREFIXES.items())
