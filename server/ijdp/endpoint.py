@@ -118,7 +118,8 @@ def _sparql():
 def answer(query: str, params) -> Response:
     config = settings()
     form = query_form(query)
-    refused = _refused_service(query)
+    services = service_endpoints(query)
+    refused = _refused_service(query, services)
     if refused is not None:
         return refused
     if form == "UPDATE":
@@ -146,7 +147,7 @@ def answer(query: str, params) -> Response:
               default_graphs=tuple(params.getlist("default-graph-uri")),
               named_graphs=tuple(params.getlist("named-graph-uri")))
     # A federated query waits on someone else's server: it gets its own, shorter timeout.
-    timeout = min(config.query_timeout, config.service_timeout) if service_endpoints(query) else config.query_timeout
+    timeout = min(config.query_timeout, config.service_timeout) if services else config.query_timeout
     try:
         outcome = pool().run(job, timeout=timeout)
     except PoolBusy as err:
@@ -180,8 +181,8 @@ def is_iri(value: str) -> bool:
         return False
 
 
-def _refused_service(text: str):
-    for endpoint in service_endpoints(text):
+def _refused_service(text: str, endpoints=None):
+    for endpoint in service_endpoints(text) if endpoints is None else endpoints:
         if endpoint is None or endpoint not in settings().service_allowlist:
             shown = endpoint or "a variable"
             return problem(403, f"SERVICE {shown} is not allowed: this endpoint makes no outbound requests "

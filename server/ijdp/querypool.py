@@ -56,11 +56,17 @@ class PoolUnavailable(Exception):
     pass
 
 
-def generation(store_path: Path) -> str:
+def generation(store_path) -> tuple:
+    """Changes whenever an update changes the store.
+
+    The file is replaced, never edited, so its inode changes with every update,
+    even two within one tick of the file system's clock; a stat is cheaper than a read.
+    """
     try:
-        return (Path(store_path) / GENERATION_FILE).read_text()
+        found = os.stat(Path(store_path) / GENERATION_FILE)
     except OSError:
-        return ""
+        return (0, 0)
+    return (found.st_ino, found.st_mtime_ns)
 
 
 def bump_generation(store_path: Path) -> None:
@@ -90,10 +96,11 @@ def _worker_main(store_path: str, conn, memory_base: str | None = None) -> None:
     from .results import run_job
 
     # Open before announcing readiness, so that /healthz means "the store is open".
-    if store_path.startswith("memory:"):
-        store, seen = _open_memory(store_path[len("memory:"):], memory_base), ""
+    in_memory = store_path.startswith("memory:")
+    if in_memory:
+        store, seen = _open_memory(store_path[len("memory:"):], memory_base), (0, 0)
     else:
-        store, seen = pyoxigraph.Store.read_only(store_path), generation(Path(store_path))
+        store, seen = pyoxigraph.Store.read_only(store_path), generation(store_path)
     conn.send("ready")
     while True:
         try:
@@ -102,7 +109,7 @@ def _worker_main(store_path: str, conn, memory_base: str | None = None) -> None:
             return
         if job is None:
             return
-        current = generation(Path(store_path)) if not store_path.startswith("memory:") else ""
+        current = (0, 0) if in_memory else generation(store_path)
         if current != seen:
             store, seen = pyoxigraph.Store.read_only(store_path), current
         try:
@@ -208,12 +215,9 @@ class QueryPool:
         for _ in range(self.size):
             self._spawn()
 
-    def generation_stamp(self) -> int:
+    def generation_stamp(self) -> tuple:
         """Changes whenever an update changes the store (cache keys include it)."""
-        try:
-            return os.stat(Path(self.store_path) / GENERATION_FILE).st_mtime_ns
-        except OSError:
-            return 0
+        return generation(self.store_path)
 
     def run(self, job: Job, timeout: float) -> Outcome:
         key = (job, self.generation_stamp())

@@ -55,8 +55,6 @@ def prepare_store(dist_dir, base_iri: str, cache_dir=None) -> Path:
     import shutil
     import tempfile
 
-    from .querypool import bump_generation
-
     dump = dump_path(dist_dir)
     if not dump.exists():
         raise IjdpError(f"{dump} does not exist: run `ijdp build` first (or `make build`)")
@@ -68,15 +66,11 @@ def prepare_store(dist_dir, base_iri: str, cache_dir=None) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=cache))
     try:
-        store = pyoxigraph.Store(str(staging / "db"))
         data = dump.read_bytes()
         if base_iri:
             from .iris import rebase_text
             data = rebase_text(data.decode("utf-8"), base_iri).encode("utf-8")
-        store.bulk_load(data, format=pyoxigraph.RdfFormat.N_QUADS)
-        store.flush()
-        del store
-        bump_generation(staging / "db")
+        write_on_disk(staging / "db", data)
         (staging / "READY").write_text(key)
         if target.exists():
             shutil.rmtree(target)
@@ -85,6 +79,25 @@ def prepare_store(dist_dir, base_iri: str, cache_dir=None) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def write_on_disk(path, data=None, *, source=None, fmt=pyoxigraph.RdfFormat.N_QUADS) -> None:
+    """Bulk-load data (bytes) or source (a file) into a new on-disk store at path, compacted.
+
+    Compacting after the bulk load makes the read-only store's scans and joins
+    about a quarter faster (measured on the 1M benchmark graph: docs/benchmarks.md).
+    """
+    from .querypool import bump_generation
+
+    store = pyoxigraph.Store(str(path))
+    if source is not None:
+        store.bulk_load(path=str(source), format=fmt)
+    else:
+        store.bulk_load(data, format=fmt)
+    store.flush()
+    store.optimize()
+    del store
+    bump_generation(Path(path))
 
 
 def store_db(prepared: Path) -> Path:
@@ -140,8 +153,6 @@ def load_into_oxigraph(dist_dir, path, base_iri: str = PUBLISHED_BASE) -> Path:
     import shutil
     import tempfile
 
-    from .querypool import bump_generation
-
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
@@ -150,11 +161,7 @@ def load_into_oxigraph(dist_dir, path, base_iri: str = PUBLISHED_BASE) -> Path:
         if base_iri != PUBLISHED_BASE:
             from .iris import rebase_text
             data = rebase_text(data.decode("utf-8"), base_iri).encode("utf-8")
-        store = pyoxigraph.Store(str(staging))
-        store.bulk_load(data, format=pyoxigraph.RdfFormat.N_QUADS)
-        store.flush()
-        del store
-        bump_generation(staging)
+        write_on_disk(staging, data)
         previous = target.with_name(f".{target.name}.old") if target.exists() else None
         if previous:
             shutil.rmtree(previous, ignore_errors=True)
