@@ -305,6 +305,36 @@ def test_runaway_query_is_stopped_while_others_are_answered(prepared_store, dist
         app.extensions["ijdp_pool"].close()
 
 
+def test_the_pool_grows_only_while_a_worker_is_stuck_and_shrinks_back(prepared_store, dist):
+    app = make_app(prepared_store, dist, query_timeout=8.0, query_workers=1, result_cache_bytes=0)
+    pool = app.extensions["ijdp_pool"]
+    try:
+        # a queue of ordinary queries does not grow the pool
+        threads = [threading.Thread(target=lambda: app.test_client().get("/sparql", query_string={"query": ACRONYMS}))
+                   for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert len(pool.worker_pids()) == 1
+        # a runaway holding the only worker: after 4 s (half the timeout) another worker starts
+        runaway = threading.Thread(target=lambda: app.test_client().get("/sparql", query_string={"query": RUNAWAY}))
+        runaway.start()
+        time.sleep(0.3)
+        started = time.monotonic()
+        quick = app.test_client().get("/sparql", query_string={"query": ACRONYMS})
+        waited = time.monotonic() - started
+        assert quick.status_code == 200
+        assert 3.5 < waited < 7.5, waited      # answered by the extra worker, before the runaway is stopped
+        assert len(pool.worker_pids()) == 2
+        runaway.join(30)
+        # the runaway's worker is killed and not replaced: the pool is back to its size
+        assert len(pool.worker_pids()) == 1
+        assert app.test_client().get("/sparql", query_string={"query": ACRONYMS}).status_code == 200
+    finally:
+        pool.close()
+
+
 # ------------------------------------------------------------------- health
 
 def test_healthz_reports_the_dataset_version(client, dist):

@@ -181,8 +181,11 @@ class QueryPool:
         self.store_path = str(store_path)
         self.memory_base = memory_base
         # Runaway queries hold their workers until the timeout: while they do, the
-        # pool grows (up to twice its size) so that other queries are not starved.
+        # pool grows (up to twice its size) so that other queries are not starved,
+        # and shrinks back once workers are idle again. A queue of ordinary queries
+        # does not grow it: on a busy CPU more processes only cost memory.
         self.max_size = size * 2
+        self._busy_since: dict = {}
         self._starting = 0
         self._lock = threading.Lock()
         self.size = size
@@ -230,28 +233,47 @@ class QueryPool:
         return outcome
 
     def _run(self, job: Job, timeout: float) -> Outcome:
-        # Waiting for a free worker has its own budget: a query queued behind runaway
-        # ones still gets its whole timeout once it runs.
-        try:
-            worker = self._idle.get(timeout=0.2)
-        except queue.Empty:
-            self._grow()
-            try:
-                worker = self._idle.get(timeout=timeout)
-            except queue.Empty:
-                raise PoolBusy("every query worker stayed busy for the whole timeout") from None
+        worker = self._acquire(timeout)
         deadline = time.monotonic() + timeout
+        self._busy_since[worker] = time.monotonic()
         try:
             worker.conn.send(job)
             if worker.conn.poll(max(0.0, deadline - time.monotonic())):
                 outcome = worker.conn.recv()
-                self._idle.put(worker)
+                self._release(worker)
                 return outcome
         except (EOFError, OSError, BrokenPipeError):
             self._replace(worker)
             raise PoolUnavailable("the query worker stopped unexpectedly") from None
         self._replace(worker)
         raise QueryTimeout(f"the query ran longer than {timeout:g} s and was stopped")
+
+    def _acquire(self, timeout: float) -> _Worker:
+        # Waiting for a free worker has its own budget: a query queued behind runaway
+        # ones still gets its whole timeout once it runs.
+        deadline = time.monotonic() + timeout
+        stuck_after = min(5.0, timeout / 2)
+        while True:
+            try:
+                return self._idle.get(timeout=min(0.2, max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                pass
+            if time.monotonic() >= deadline:
+                raise PoolBusy("every query worker stayed busy for the whole timeout")
+            started = list(self._busy_since.values())
+            if started and time.monotonic() - min(started) > stuck_after:
+                self._grow()
+
+    def _release(self, worker: _Worker) -> None:
+        self._busy_since.pop(worker, None)
+        with self._lock:
+            surplus = len(self._workers) > self.size and not self._idle.empty()
+            if surplus:
+                self._workers.discard(worker)
+        if surplus:
+            worker.kill()
+        else:
+            self._idle.put(worker)
 
     def _grow(self) -> None:
         with self._lock:
@@ -268,10 +290,21 @@ class QueryPool:
         threading.Thread(target=start, daemon=True, name="ijdp-pool-grow").start()
 
     def _replace(self, worker: _Worker) -> None:
-        def replace():
+        self._busy_since.pop(worker, None)
+        with self._lock:
             self._workers.discard(worker)
+            needed = len(self._workers) + self._starting < self.size
+            if needed:
+                self._starting += 1
+
+        def replace():
             worker.kill()
-            self._spawn()
+            if needed:
+                try:
+                    self._spawn()
+                finally:
+                    with self._lock:
+                        self._starting -= 1
         threading.Thread(target=replace, daemon=True, name="ijdp-pool-replace").start()
 
     def worker_pids(self) -> list[int]:
