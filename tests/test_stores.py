@@ -168,3 +168,65 @@ def test_pages_of_a_backend_that_went_away_are_503(dist):
     app = make_app(f"sparql:http://127.0.0.1:{free_port()}/sparql", dist, wait_ready=False)
     response = app.test_client().get("/doc/" + MOC_PATH, headers={"Accept": "text/html"})
     assert response.status_code == 503 and response.mimetype == "application/problem+json"
+
+
+class _CountingEndpoint:
+    """A stand-in SPARQL endpoint on 127.0.0.1 that counts the TCP connections it was sent queries on."""
+
+    def __init__(self, close_after: int | None = None):
+        import http.server
+        import socketserver
+        import threading
+
+        endpoint = self
+        self.connections, self.requests = set(), 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                endpoint.connections.add(self.client_address)
+                endpoint.requests += 1
+                body = b'{"head": {"vars": ["x"]}, "results": {"bindings": [{"x": {"type": "literal", "value": "1"}}]}}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/sparql-results+json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                # Closing without saying so, as a server does with an idle keep-alive connection.
+                if close_after and endpoint.requests % close_after == 0:
+                    self.close_connection = True
+
+            def log_message(self, *args):
+                pass
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/sparql"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("close_after, expected_connections", [(None, 1), (2, 3)])
+def test_remote_backend_keeps_its_connection_and_reconnects_when_the_backend_closed_it(close_after, expected_connections):
+    import time
+
+    from ijdp.querypool import Job
+    from ijdp.remote import RemoteBackend
+    stand_in = _CountingEndpoint(close_after)
+    try:
+        backend = RemoteBackend(stand_in.url)
+        job = Job(query="SELECT ?x WHERE { ?s ?p ?x }", results_format="application/sparql-results+json",
+                  graph_format=None, max_rows=10)
+        for _ in range(6):
+            outcome = backend.run(job, timeout=5)
+            assert outcome.kind == "ok" and json.loads(outcome.body)["results"]["bindings"][0]["x"]["value"] == "1"
+            time.sleep(0.05)   # lets the stand-in close its side before the next query
+        assert stand_in.requests == 6
+        assert len(stand_in.connections) == expected_connections
+    finally:
+        stand_in.close()

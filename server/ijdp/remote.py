@@ -7,10 +7,10 @@ formats, limits and error shapes whatever the store.
 """
 from __future__ import annotations
 
+import http.client
 import socket
-import urllib.error
+import threading
 import urllib.parse
-import urllib.request
 
 import pyoxigraph
 
@@ -24,6 +24,13 @@ class RemoteBackend:
     def __init__(self, endpoint: str, cache_bytes: int = 0):
         self.endpoint = endpoint
         self.cache = BoundedCache(cache_bytes)
+        parts = urllib.parse.urlsplit(endpoint)
+        self._connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        self._host, self._port = parts.hostname, parts.port
+        self._target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        # One keep-alive connection per thread: a fresh TCP connection per query
+        # cost more than a lookup on the backend.
+        self._local = threading.local()
 
     @property
     def ready(self) -> bool:
@@ -42,22 +49,38 @@ class RemoteBackend:
     def _post(self, query, default_graphs, named_graphs, accept, timeout):
         fields = [("query", query)] + [("default-graph-uri", g) for g in default_graphs] + \
                  [("named-graph-uri", g) for g in named_graphs]
-        request = urllib.request.Request(self.endpoint, data=urllib.parse.urlencode(fields).encode(), method="POST",
-                                         headers={"Accept": accept,
-                                                  "Content-Type": "application/x-www-form-urlencoded"})
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                return response.status, response.headers.get_content_type(), response.read()
-        except urllib.error.HTTPError as err:
-            return err.code, err.headers.get_content_type() if err.headers else "", err.read()
-        except (socket.timeout, TimeoutError):
-            raise QueryTimeout(f"the SPARQL backend did not answer within {timeout:g} s") from None
-        except urllib.error.URLError as err:
-            if isinstance(err.reason, (socket.timeout, TimeoutError)):
+        body = urllib.parse.urlencode(fields).encode()
+        headers = {"Accept": accept, "Content-Type": "application/x-www-form-urlencoded"}
+        for attempt in (0, 1):
+            connection = getattr(self._local, "connection", None)
+            fresh = connection is None
+            if fresh:
+                connection = self._local.connection = self._connection_class(self._host, self._port, timeout=timeout)
+            try:
+                connection.timeout = timeout
+                if connection.sock is not None:
+                    connection.sock.settimeout(timeout)
+                connection.request("POST", self._target, body=body, headers=headers)
+                response = connection.getresponse()
+                payload = response.read()
+                if response.will_close:
+                    self._drop()
+                return response.status, response.headers.get_content_type(), payload
+            except (socket.timeout, TimeoutError):
+                self._drop()
                 raise QueryTimeout(f"the SPARQL backend did not answer within {timeout:g} s") from None
-            raise PoolUnavailable(f"the SPARQL backend cannot be reached: {err.reason}") from None
-        except (ConnectionError, OSError) as err:
-            raise PoolUnavailable(f"the SPARQL backend cannot be reached: {err}") from None
+            except (http.client.HTTPException, ConnectionError, OSError) as err:
+                self._drop()
+                # A kept-alive connection the backend has closed meanwhile: try once more on a new one.
+                if fresh or attempt:
+                    raise PoolUnavailable(f"the SPARQL backend cannot be reached: {err}") from None
+        raise AssertionError("unreachable")
+
+    def _drop(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        self._local.connection = None
+        if connection is not None:
+            connection.close()
 
     def run(self, job: Job, timeout: float) -> Outcome:
         from .results import shape
