@@ -173,7 +173,7 @@ def test_pages_of_a_backend_that_went_away_are_503(dist):
 class _CountingEndpoint:
     """A stand-in SPARQL endpoint on 127.0.0.1 that counts the TCP connections it was sent queries on."""
 
-    def __init__(self, close_after: int | None = None):
+    def __init__(self, close_after: int | None = None, port: int = 0):
         import http.server
         import socketserver
         import threading
@@ -181,8 +181,14 @@ class _CountingEndpoint:
         endpoint = self
         self.connections, self.requests = set(), 0
 
+        self.open_sockets = []
+
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self):
+                super().setup()
+                endpoint.open_sockets.append(self.connection)
 
             def do_POST(self):
                 self.rfile.read(int(self.headers["Content-Length"]))
@@ -201,14 +207,23 @@ class _CountingEndpoint:
             def log_message(self, *args):
                 pass
 
-        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        socketserver.ThreadingTCPServer.allow_reuse_address = True
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/sparql"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self):
+        """Stop listening and drop every open connection, as a server that went away does."""
+        import socket
         self.server.shutdown()
         self.server.server_close()
+        for connection in self.open_sockets:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 @pytest.mark.parametrize("close_after, expected_connections", [(None, 1), (2, 3)])
@@ -228,5 +243,25 @@ def test_remote_backend_keeps_its_connection_and_reconnects_when_the_backend_clo
             time.sleep(0.05)   # lets the stand-in close its side before the next query
         assert stand_in.requests == 6
         assert len(stand_in.connections) == expected_connections
+    finally:
+        stand_in.close()
+
+
+def test_a_backend_that_goes_away_and_comes_back_is_used_again_without_a_restart(dist):
+    stand_in = _CountingEndpoint()
+    app = make_app(f"sparql:{stand_in.url}", dist)
+    client = app.test_client()
+    query = {"query": "SELECT ?x WHERE { ?s ?p ?x }"}
+    try:
+        before = stand_in.requests
+        assert client.get("/sparql", query_string=query).status_code == 200
+        assert client.get("/sparql", query_string=query).status_code == 200
+        assert stand_in.requests == before + 2   # a remote store's answers are never cached: asked again
+        stand_in.close()
+        gone = client.get("/sparql", query_string=query)
+        assert gone.status_code == 503 and gone.mimetype == "application/problem+json"
+        stand_in = _CountingEndpoint(port=stand_in.port)
+        back = client.get("/sparql", query_string=query)
+        assert back.status_code == 200 and json.loads(back.data)["results"]["bindings"][0]["x"]["value"] == "1"
     finally:
         stand_in.close()

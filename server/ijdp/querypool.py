@@ -175,6 +175,8 @@ class BoundedCache:
 class QueryPool:
     """A fixed number of query workers over one on-disk store."""
 
+    cacheable = True   # the store changes only through us, and every change bumps its generation
+
     def __init__(self, store_path, size: int = 2, start_timeout: float = 120.0, cache_bytes: int = 0,
                  memory_base: str | None = None):
         """store_path: an on-disk store opened read-only, or 'memory:<dump.nq>' loaded by every worker."""

@@ -21,6 +21,8 @@ ACCEPT_GRAPH = "application/n-triples"
 
 
 class RemoteBackend:
+    cacheable = False   # the remote store changes behind our back: its answers are never cached
+
     def __init__(self, endpoint: str, cache_bytes: int = 0):
         self.endpoint = endpoint
         self.cache = BoundedCache(cache_bytes)
@@ -41,7 +43,7 @@ class RemoteBackend:
             return False
 
     def generation_stamp(self) -> int:
-        return 0  # the remote store changes behind our back: its answers are not cached
+        return 0
 
     def close(self) -> None:
         pass
