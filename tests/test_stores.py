@@ -179,7 +179,7 @@ class _CountingEndpoint:
         import threading
 
         endpoint = self
-        self.connections, self.requests = set(), 0
+        self.connections, self.requests, self.methods = set(), 0, []
 
         self.open_sockets = []
 
@@ -190,8 +190,16 @@ class _CountingEndpoint:
                 super().setup()
                 endpoint.open_sockets.append(self.connection)
 
+            def do_GET(self):
+                endpoint.methods.append("GET")
+                self.answer()
+
             def do_POST(self):
                 self.rfile.read(int(self.headers["Content-Length"]))
+                endpoint.methods.append("POST")
+                self.answer()
+
+            def answer(self):
                 endpoint.connections.add(self.client_address)
                 endpoint.requests += 1
                 body = b'{"head": {"vars": ["x"]}, "results": {"bindings": [{"x": {"type": "literal", "value": "1"}}]}}'
@@ -243,6 +251,11 @@ def test_remote_backend_keeps_its_connection_and_reconnects_when_the_backend_clo
             time.sleep(0.05)   # lets the stand-in close its side before the next query
         assert stand_in.requests == 6
         assert len(stand_in.connections) == expected_connections
+        # a query too long for a URL goes as a form POST
+        long_job = Job(query=job.query + " " + "#" * 3000 + "\n", results_format=job.results_format, graph_format=None,
+                       max_rows=10)
+        assert backend.run(long_job, timeout=5).kind == "ok"
+        assert stand_in.methods == ["GET"] * 6 + ["POST"]
     finally:
         stand_in.close()
 
