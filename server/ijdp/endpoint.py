@@ -83,7 +83,7 @@ def sparql():
     # before any parsing (the store generation in the key makes updates visible).
     cache = current_app.extensions["ijdp_response_cache"]
     key = None
-    if request.method == "GET" and request.query_string and pool().cacheable:
+    if request.method == "GET" and request.query_string and cache.max_bytes and pool().cacheable:
         key = (request.query_string, request.headers.get("Accept", ""), pool().generation_stamp())
         hit = cache.get(key)
         if hit is not None:

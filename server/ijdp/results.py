@@ -15,21 +15,29 @@ from .sparql import query_store
 TRUNCATION_LINK = "https://w3id.org/ijdp/sparql#truncated"
 
 
+XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+
+
 def term_json(term) -> dict:
-    if isinstance(term, pyoxigraph.NamedNode):
+    # Exact type checks, most frequent first: this runs once per bound value of every result.
+    kind = type(term)
+    if kind is pyoxigraph.NamedNode:
         return {"type": "uri", "value": term.value}
-    if isinstance(term, pyoxigraph.BlankNode):
+    if kind is pyoxigraph.Literal:
+        language = term.language
+        if language:
+            return {"type": "literal", "value": term.value, "xml:lang": language}
+        datatype = term.datatype.value
+        if datatype == XSD_STRING:
+            return {"type": "literal", "value": term.value}
+        return {"type": "literal", "value": term.value, "datatype": datatype}
+    if kind is pyoxigraph.BlankNode:
         return {"type": "bnode", "value": term.value}
-    if isinstance(term, pyoxigraph.Triple):
+    if kind is pyoxigraph.Triple:
         return {"type": "triple", "value": {"subject": term_json(term.subject),
                                             "predicate": term_json(term.predicate),
                                             "object": term_json(term.object)}}
-    out = {"type": "literal", "value": term.value}
-    if term.language:
-        out["xml:lang"] = term.language
-    elif term.datatype.value != "http://www.w3.org/2001/XMLSchema#string":
-        out["datatype"] = term.datatype.value
-    return out
+    raise TypeError(f"not an RDF term: {term!r}")
 
 
 def solutions_json(variables, rows, truncated: bool) -> bytes:
@@ -37,7 +45,15 @@ def solutions_json(variables, rows, truncated: bool) -> bytes:
     head = {"vars": names}
     if truncated:
         head["link"] = [TRUNCATION_LINK]
-    bindings = [{n: term_json(row[n]) for n in names if row[n] is not None} for row in rows]
+    columns = list(enumerate(names))
+    bindings = []
+    for row in rows:
+        binding = {}
+        for index, name in columns:
+            value = row[index]
+            if value is not None:
+                binding[name] = term_json(value)
+        bindings.append(binding)
     return json.dumps({"head": head, "results": {"bindings": bindings}}, ensure_ascii=False).encode("utf-8")
 
 
