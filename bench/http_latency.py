@@ -18,24 +18,12 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 import urllib.parse
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from scale import free_port, wait_http  # noqa: E402
-
-
-def timed_get(connection, path: str, headers: dict) -> tuple[float, int]:
-    started = time.perf_counter()
-    connection.request("GET", path, headers=headers)
-    response = connection.getresponse()
-    body = response.read()
-    elapsed = time.perf_counter() - started
-    if response.status != 200:
-        raise SystemExit(f"{path[:80]}: HTTP {response.status}: {body[:200]!r}")
-    return elapsed, len(body)
+from scale import free_port, timed_get, wait_http  # noqa: E402
 
 
 def main() -> None:
@@ -111,4 +99,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except RuntimeError as err:   # a server answered something else than 200
+        raise SystemExit(str(err)) from None

@@ -82,6 +82,18 @@ def pss_kib(root_pid: int) -> int:
     return total
 
 
+def timed_get(connection, path: str, headers: dict, who: str = "") -> tuple[float, int]:
+    """(seconds, body bytes) of one GET that must answer 200."""
+    started = time.perf_counter()
+    connection.request("GET", path, headers=headers)
+    response = connection.getresponse()
+    body = response.read()
+    elapsed = time.perf_counter() - started
+    if response.status != 200:
+        raise RuntimeError(f"{who or path[:80]}: HTTP {response.status}: {body[:200]!r}")
+    return elapsed, len(body)
+
+
 class PeakMemory:
     """The highest PSS of each system's process tree, sampled every `every` seconds until stop()."""
 
@@ -117,15 +129,7 @@ class System:
     def get(self, path: str) -> tuple[float, int]:
         for attempt in (0, 1):
             try:
-                started = time.perf_counter()
-                connection = self.connection()
-                connection.request("GET", path, headers={"Accept": "application/sparql-results+json"})
-                response = connection.getresponse()
-                body = response.read()
-                elapsed = time.perf_counter() - started
-                if response.status != 200:
-                    raise RuntimeError(f"{self.name}: HTTP {response.status}: {body[:200]!r}")
-                return elapsed, len(body)
+                return timed_get(self.connection(), path, {"Accept": "application/sparql-results+json"}, self.name)
             except (http.client.HTTPException, ConnectionError):
                 self.local.connection = None
                 if attempt:
@@ -332,7 +336,7 @@ def write_report(args, data, queries, systems, latency, throughput, memory, roun
         cold, cached = latency[names[0]][q][0], latency[names[1]][q][0]
         peers = [f"{latency[n][q][0] / cold:.2f}" for n in names[2:]]
         lines.append(f"| {q} | {cold / floor:.2f} | {cached / floor:.2f} | " + " | ".join(peers) + " |")
-    lines += ["", f"## Throughput at concurrency 8 (requests/s)", "",
+    lines += ["", "## Throughput at concurrency 8 (requests/s)", "",
               f"Median of {args.repeats} interleaved runs; in each, 8 threads send up to {args.per_thread} requests "
               f"each and start none after {args.seconds:g} s.", "",
               "| query | " + " | ".join(names + [FLOOR]) + " |", "|---|" + "---:|" * (len(names) + 1)]

@@ -282,14 +282,15 @@ class QueryPool:
             if self._closed or len(self._workers) + self._starting >= self.max_size:
                 return
             self._starting += 1
+        threading.Thread(target=self._spawn_reserved, daemon=True, name="ijdp-pool-grow").start()
 
-        def start():
-            try:
-                self._spawn()
-            finally:
-                with self._lock:
-                    self._starting -= 1
-        threading.Thread(target=start, daemon=True, name="ijdp-pool-grow").start()
+    def _spawn_reserved(self) -> None:
+        """Start a worker whose place the caller counted in _starting."""
+        try:
+            self._spawn()
+        finally:
+            with self._lock:
+                self._starting -= 1
 
     def _replace(self, worker: _Worker) -> None:
         self._busy_since.pop(worker, None)
@@ -302,11 +303,7 @@ class QueryPool:
         def replace():
             worker.kill()
             if needed:
-                try:
-                    self._spawn()
-                finally:
-                    with self._lock:
-                        self._starting -= 1
+                self._spawn_reserved()
         threading.Thread(target=replace, daemon=True, name="ijdp-pool-replace").start()
 
     def worker_pids(self) -> list[int]:
