@@ -11,7 +11,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 DIST   ?= dist
 
-.PHONY: install java ui chromium build validate serve test conformance bench soak clean
+.PHONY: install java ui chromium build validate serve test conformance fuzz bench soak clean
 
 install: $(STAMP)
 
@@ -59,12 +59,18 @@ test: install java ui chromium
 conformance: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m conformance
 
+# Long fuzzing of the safety decisions and the endpoint (`make test` runs a bounded sample).
+FUZZ_EXAMPLES ?= 3000
+fuzz: install
+	IJDP_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_hostile_fuzz.py tests/test_fuzz.py
+
 # Benchmarks (not part of `make test`): every example query against the HTTP floor
 # (bench/results/http-latency.md), then the 1M-triple graph on our stores against
 # Virtuoso, rdflib-endpoint and the floor (docs/benchmarks.md and its plot).
 bench: build
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/http_latency.py --dist $(DIST)
+	$(BIN)/python bench/safety_cost.py --dist $(DIST)
 	$(BIN)/python bench/scale.py
 
 # A bounded soak (5 minutes at concurrency 16, normal and runaway queries mixed).

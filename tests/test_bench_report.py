@@ -52,4 +52,4 @@ def test_targets_missed(scale):
     # rdflib-endpoint too slow to measure: one request per 8 s is its ceiling, and 30/s is far above 5x that.
     assert got[("at least 5x rdflib-endpoint's throughput", "q3_count_group")] == "yes"
     assert got[("1,000,000 triples into the on-disk store in under 30 s", "")] == "**no**"
-    assert got[("PSS under 1 GiB with 4 web workers", "")] == "**no**"
+    assert got[("PSS under 1 GiB with 4 query workers", "")] == "**no**"

@@ -54,7 +54,7 @@ def test_suite_through_the_live_endpoint(tmp_path):
     base = f"http://127.0.0.1:{port}/"
     server = subprocess.Popen(
         [str(IJDP), "serve", "--port", str(port), "--store", str(tmp_path / "store"), "--admin-token", token,
-         "--no-union-default-graph", "--workers", "2"],
+         "--no-union-default-graph"],
         stdout=open(tmp_path / "server.log", "wb"), stderr=subprocess.STDOUT)
     try:
         wait_healthy(base, server)

@@ -204,9 +204,17 @@ def test_service_is_refused_unless_allowed(client, query):
     assert "SERVICE" in body["detail"]
 
 
-def test_malformed_update_on_the_public_endpoint_is_a_400(client):
+def test_an_update_on_the_public_endpoint_is_parsed_never_run(client):
+    # Malformed: 400 with the parser's message; well-formed: 403. Neither runs: the
+    # WHERE below would build 91 million solutions if it were evaluated.
     problem(client.post("/sparql", data={"query": "INSERT DATA { <http://a> <http://b> }"}), 400)
     problem(client.post("/sparql", data={"query": "LOAD ;"}), 400)
+    problem(client.post("/sparql", data={"query": "INSERT DATA { <http://a> § }"}), 400)
+    values = " ".join(str(i) for i in range(450))
+    product = f"INSERT {{ ?a ?b ?c }} WHERE {{ VALUES ?a {{ {values} }} VALUES ?b {{ {values} }} VALUES ?c {{ {values} }} }}"
+    started = time.monotonic()
+    problem(client.post("/sparql", data={"query": product}), 403)
+    assert time.monotonic() - started < 5
 
 
 def test_service_inside_a_string_is_not_a_service(client):
@@ -317,7 +325,7 @@ def test_the_pool_grows_only_while_a_worker_is_stuck_and_shrinks_back(prepared_s
         for thread in threads:
             thread.join(30)
         assert len(pool.worker_pids()) == 1
-        # a runaway holding the only worker: after 4 s (half the timeout) another worker starts
+        # a runaway holding the only worker: once it has run 0.25 s, another worker starts
         runaway = threading.Thread(target=lambda: app.test_client().get("/sparql", query_string={"query": RUNAWAY}))
         runaway.start()
         time.sleep(0.3)
@@ -325,7 +333,7 @@ def test_the_pool_grows_only_while_a_worker_is_stuck_and_shrinks_back(prepared_s
         quick = app.test_client().get("/sparql", query_string={"query": ACRONYMS})
         waited = time.monotonic() - started
         assert quick.status_code == 200
-        assert 3.5 < waited < 7.5, waited      # answered by the extra worker, before the runaway is stopped
+        assert waited < 1.5, waited      # answered by the extra worker, long before the runaway is stopped
         assert len(pool.worker_pids()) == 2
         runaway.join(30)
         # the runaway's worker is killed and not replaced: the pool is back to its size
@@ -346,8 +354,8 @@ def test_healthz_reports_the_dataset_version(client, dist):
 def test_healthz_is_503_until_the_store_is_open(prepared_store, dist, monkeypatch):
     from ijdp import querypool
     gate = threading.Event()
-    original = querypool.QueryPool._start_all
-    monkeypatch.setattr(querypool.QueryPool, "_start_all", lambda self: (gate.wait(30), original(self)))
+    original = querypool.QueryPool._spawn
+    monkeypatch.setattr(querypool.QueryPool, "_spawn", lambda self: (gate.wait(30), original(self))[1])
     from ijdp.app import create_app
     from ijdp.config import Settings
     app = create_app({"IJDP_SETTINGS": Settings(dist_dir=str(dist)), "IJDP_STORE": prepared_store})
@@ -414,27 +422,3 @@ def test_variables_named_like_keywords_are_not_keywords(client, query):
     response = client.get("/sparql", query_string={"query": query})
     assert response.status_code == 200
     assert len(json.loads(response.data)["results"]["bindings"]) == 1
-
-
-def test_a_worker_killed_mid_query_is_a_503_and_the_pool_recovers(prepared_store, dist):
-    import os
-    import signal
-    app = make_app(prepared_store, dist, query_workers=1, query_timeout=60.0)
-    try:
-        pool = app.extensions["ijdp_pool"]
-        outcome = {}
-        thread = threading.Thread(target=lambda: outcome.setdefault(
-            "response", app.test_client().get("/sparql", query_string={"query": RUNAWAY})))
-        thread.start()
-        time.sleep(0.5)
-        for pid in pool.worker_pids():
-            os.kill(pid, signal.SIGKILL)
-        thread.join(30)
-        body = problem(outcome["response"], 503)
-        assert "stopped unexpectedly" in body["detail"]
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not pool.worker_pids():
-            time.sleep(0.1)
-        assert app.test_client().get("/sparql", query_string={"query": ACRONYMS}).status_code == 200
-    finally:
-        app.extensions["ijdp_pool"].close()

@@ -1,5 +1,6 @@
 """Fuzz the endpoint (bounded): whatever arrives, no 500, no stack trace, always the declared error shape."""
 import json
+import os
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -14,7 +15,7 @@ MEDIA = st.sampled_from(["application/sparql-results+json", "text/csv", "text/tu
                          "text/html;q=0.5, application/xml", "application/ld+json;q=0", "garbage/;;;q=x"])
 CONTENT_TYPES = st.sampled_from(["application/sparql-query", "application/x-www-form-urlencoded", "text/plain",
                                  "application/sparql-update", "multipart/form-data; boundary=x", "", "application/json"])
-FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=int(os.environ.get("IJDP_FUZZ_EXAMPLES", "120")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def check(response):

@@ -1,4 +1,4 @@
-"""The SPARQL endpoint on a live gunicorn server, through real clients: SPARQLWrapper, rdflib's SPARQLStore, curl."""
+"""The SPARQL endpoint on a live server, through real clients: SPARQLWrapper, rdflib's SPARQLStore, curl."""
 import json
 import os
 import shutil
@@ -64,7 +64,7 @@ def live(dist, tmp_path_factory):
     base = f"http://127.0.0.1:{port}/"
     ijdp = Path(sys.executable).with_name("ijdp")
     process = subprocess.Popen([str(ijdp), "serve", "--port", str(port), "--dist", str(dist), "--base-iri", base,
-                                "--query-timeout", "3", "--workers", "2"],
+                                "--query-timeout", "3"],
                                stdout=open(log, "wb"), stderr=subprocess.STDOUT)
     wait_healthy(base, process)
     yield base

@@ -5,10 +5,15 @@ import json
 import logging
 from pathlib import Path
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 
 from . import problems, resources
 from .config import Settings, from_environment
+
+MAX_URL_BYTES = 16 * 1024
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                           "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+                           "form-action 'self'; frame-ancestors 'none'")
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -38,6 +43,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["ijdp_response_cache"] = BoundedCache(settings.result_cache_bytes // 2)
     # The query backend: an on-disk store shared read-only by killable workers, the dumps
     # loaded into memory by each worker, or a remote SPARQL endpoint (see store.open_backend).
+    app.config["IJDP_STORE_SPEC"] = spec
     app.extensions["ijdp_pool"], app.config["IJDP_STORE"] = open_backend(spec, settings)
 
     from . import dumps, endpoint, pages, ui
@@ -67,6 +73,24 @@ def create_app(config: dict | None = None) -> Flask:
         def floor(size: int):
             # The same server answering a fixed body: what every request costs before any query runs.
             return Response(b"x" * min(size, 50_000_000), mimetype="application/octet-stream")
+
+    @app.before_request
+    def bounded_url():
+        # Long queries belong in a POST body; a URL this long is refused before anything reads it.
+        if len(request.environ.get("REQUEST_URI") or request.full_path) > MAX_URL_BYTES:
+            return problems.problem(414, f"The URL is longer than {MAX_URL_BYTES} bytes: send long queries as a POST "
+                                         "(application/sparql-query or a form).", "uri-too-long")
+        return None
+
+    @app.after_request
+    def security_headers(response: Response):
+        # No script but the server's own files: data shown on a page (an IRI like
+        # javascript:…, a literal) can never run, and no other site may frame the pages.
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        if response.mimetype == "text/html":
+            response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+            response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+        return response
 
     @app.after_request
     def cors(response: Response):

@@ -216,8 +216,15 @@ def link(target, target_format, min_score, out_path):
 @click.option("--max-rows", default=DEFAULTS.max_rows, show_default=True, type=int, help=help_text("max_rows"))
 @click.option("--max-request-bytes", default=DEFAULTS.max_request_bytes, show_default=True, type=int,
               help=help_text("max_request_bytes"))
-@click.option("--workers", default=DEFAULTS.workers, show_default=True, type=int, help=help_text("workers"))
+@click.option("--max-answer-bytes", default=DEFAULTS.max_answer_bytes, show_default=True, type=int,
+              help=help_text("max_answer_bytes"))
+@click.option("--threads", default=DEFAULTS.threads, show_default=True, type=int, help=help_text("threads"))
 @click.option("--query-workers", default=DEFAULTS.query_workers, show_default=True, type=int, help=help_text("query_workers"))
+@click.option("--max-query-workers", default=DEFAULTS.max_query_workers, show_default=True, type=int,
+              help=help_text("max_query_workers"))
+@click.option("--query-memory-mb", default=DEFAULTS.query_memory_mb, show_default=True, type=int,
+              help=help_text("query_memory_mb"))
+@click.option("--max-nesting", default=DEFAULTS.max_nesting, show_default=True, type=int, help=help_text("max_nesting"))
 @click.option("--result-cache-bytes", default=DEFAULTS.result_cache_bytes, show_default=True, type=int,
               help=help_text("result_cache_bytes"))
 @click.option("--dist", default=DEFAULTS.dist_dir, show_default=True, help=help_text("dist_dir"))
@@ -231,17 +238,19 @@ def link(target, target_format, min_score, out_path):
 @click.option("--admin-token", default=None, envvar="IJDP_ADMIN_TOKEN", help=help_text("admin_token") + " (env IJDP_ADMIN_TOKEN)")
 @click.option("--union-default-graph/--no-union-default-graph", default=True, show_default=True,
               help=help_text("union_default_graph"))
-def serve(host, port, base_iri, query_timeout, max_rows, max_request_bytes, workers, query_workers, result_cache_bytes,
-          dist, store_spec,
+def serve(host, port, base_iri, query_timeout, max_rows, max_request_bytes, max_answer_bytes, threads, query_workers,
+          max_query_workers, query_memory_mb, max_nesting, result_cache_bytes, dist, store_spec,
           service_allowlist, service_timeout, admin_token, union_default_graph):
-    """Serve the SPARQL endpoint (and the rest of the site) under gunicorn."""
+    """Serve the SPARQL endpoint (and the rest of the site); SIGTERM finishes what is in flight, then stops."""
     from .config import PUBLISHED_BASE, from_environment
     from .serve import run
-    from .store import open_writable, parse_store_spec, prepare_store, store_db
+    from .store import checked_dump, dump_path, open_writable, parse_store_spec, prepare_store, store_db
 
     settings = from_environment().with_overrides(
         host=host, port=port, base_iri=base_iri or PUBLISHED_BASE, query_timeout=query_timeout, max_rows=max_rows,
-        max_request_bytes=max_request_bytes, result_cache_bytes=result_cache_bytes, workers=workers, query_workers=query_workers, dist_dir=dist,
+        max_request_bytes=max_request_bytes, result_cache_bytes=result_cache_bytes, threads=threads, query_workers=query_workers, dist_dir=dist,
+        max_answer_bytes=max_answer_bytes, max_query_workers=max_query_workers, query_memory_mb=query_memory_mb,
+        max_nesting=max_nesting,
         service_allowlist=tuple(service_allowlist), service_timeout=service_timeout, admin_token=admin_token or "",
         union_default_graph=union_default_graph)
     try:
@@ -249,6 +258,8 @@ def serve(host, port, base_iri, query_timeout, max_rows, max_request_bytes, work
             kind, value = parse_store_spec(store_spec)
             if kind == "sparql" and base_iri:
                 raise IjdpError("--base-iri rewriting needs the embedded store (memory or oxigraph:PATH)")
+            if kind == "memory" and dump_path(dist).exists():
+                checked_dump(dump_path(dist), dump_path(dist).read_bytes())
             store_path = f"oxigraph:{open_writable(value)}" if kind == "oxigraph" else store_spec
         else:
             store_path = str(store_db(prepare_store(dist, settings.base_iri)))

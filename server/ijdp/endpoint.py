@@ -9,9 +9,7 @@ from flask import Blueprint, Response, current_app, request
 from .formats import RDF_FORMATS, RESULTS_FORMATS
 from .negotiation import UnknownFormat, by_name, negotiate, prefers_html
 from .problems import problem
-from .querypool import Job, PoolBusy, PoolUnavailable, QueryTimeout, run_update
-from .sparql import (declares_dataset, has_load, query_form, service_endpoints, update_syntax_error,
-                     without_silent_loads)
+from .querypool import Job, PoolBusy, PoolUnavailable, QueryTimeout, WorkerCrashed, run_update
 
 bp = Blueprint("sparql", __name__)
 
@@ -37,7 +35,7 @@ class ProtocolError(Exception):
 
 def _params():
     """The protocol parameters of the request (a MultiDict), and the query text if sent as the body."""
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         return request.args, None
     content_type = (request.mimetype or "").lower()
     if content_type in QUERY_TYPES:
@@ -54,11 +52,11 @@ def _params():
              "or application/x-www-form-urlencoded.", "unsupported-media-type"))
 
 
-def _chosen_formats(params, form: str):
+def _chosen_formats(params):
     """(results format, graph format) for this request, either may be None.
 
-    Only the kind the query's form needs is negotiated (the form is read from
-    the query's first keyword; the worker reports 406 if the result differs).
+    Both kinds are negotiated, since the form of the query is known only once
+    a worker has read it; the worker uses the one its result needs (406 if None).
     """
     key = params.get("format") or params.get("output")
     if key:
@@ -71,10 +69,8 @@ def _chosen_formats(params, form: str):
             return None, by_name(RDF_FORMATS, key)
         except UnknownFormat:
             names = ", ".join(f.name for f in (*RESULTS_FORMATS, *RDF_FORMATS))
-            raise ProtocolError(problem(400, f"Unknown format {key!r}; use one of {names}.", "unknown-format")) from None
-    if form in ("CONSTRUCT", "DESCRIBE"):
-        return None, negotiate(request.accept_mimetypes, RDF_FORMATS)
-    return negotiate(request.accept_mimetypes, RESULTS_FORMATS), None
+            raise ProtocolError(problem(400, f"Unknown format {key[:100]!r}; use one of {names}.", "unknown-format")) from None
+    return negotiate(request.accept_mimetypes, RESULTS_FORMATS), negotiate(request.accept_mimetypes, RDF_FORMATS)
 
 
 @bp.route("/sparql", methods=["GET", "POST"])
@@ -83,7 +79,7 @@ def sparql():
     # before any parsing (the store generation in the key makes updates visible).
     cache = current_app.extensions["ijdp_response_cache"]
     key = None
-    if request.method == "GET" and request.query_string and cache.max_bytes and pool().cacheable:
+    if request.method in ("GET", "HEAD") and request.query_string and cache.max_bytes and pool().cacheable:
         key = (request.query_string, request.headers.get("Accept", ""), pool().generation_stamp())
         hit = cache.get(key)
         if hit is not None:
@@ -107,7 +103,7 @@ def _sparql():
         if len(queries) > 1:
             return problem(400, "The query parameter was given more than once.", "repeated-query")
         if not queries or not queries[0].strip():
-            if request.method == "GET" and not params.get("format"):
+            if request.method in ("GET", "HEAD") and not params.get("format"):
                 return service_description_or_ui()
             return problem(400, "No query: send one in the query parameter or as an application/sparql-query body.", "missing-query")
         return answer(queries[0], params)
@@ -116,25 +112,14 @@ def _sparql():
 
 
 def answer(query: str, params) -> Response:
+    """Run a query in a worker, which reads it and decides what is allowed (nothing is parsed here)."""
     config = settings()
-    form = query_form(query)
-    services = service_endpoints(query)
-    refused = _refused_service(query, services)
-    if refused is not None:
-        return refused
-    if form == "UPDATE":
-        message = update_syntax_error(query)
-        if message:
-            return _syntax_problem(message)
-        return problem(403, "This is a read-only endpoint: SPARQL Update (including LOAD) is not accepted here.", "update-refused")
-    html = prefers_html(request.accept_mimetypes, (*RESULTS_FORMATS, *RDF_FORMATS)) and not params.get("format")
+    html = prefers_html(request.accept_mimetypes, (*RESULTS_FORMATS, *RDF_FORMATS)) and not (
+        params.get("format") or params.get("output"))
     if html:
         results_format, graph_format = RESULTS_FORMATS[0], RDF_FORMATS[0]
     else:
-        results_format, graph_format = _chosen_formats(params, form)
-    wanted = graph_format if form in ("CONSTRUCT", "DESCRIBE") else results_format
-    if wanted is None:
-        return _not_acceptable(form)
+        results_format, graph_format = _chosen_formats(params)
     for key in ("default-graph-uri", "named-graph-uri"):
         for value in params.getlist(key):
             if not is_iri(value):
@@ -143,33 +128,79 @@ def answer(query: str, params) -> Response:
               results_format=results_format.media_type if results_format else None,
               graph_format=graph_format.media_type if graph_format else None,
               max_rows=config.max_rows,
-              union_default=config.union_default_graph and not declares_dataset(query),
+              max_bytes=config.max_answer_bytes,
+              union_default=config.union_default_graph,
               default_graphs=tuple(params.getlist("default-graph-uri")),
               named_graphs=tuple(params.getlist("named-graph-uri")))
-    # A federated query waits on someone else's server: it gets its own, shorter timeout.
-    timeout = min(config.query_timeout, config.service_timeout) if services else config.query_timeout
+    timeout = config.query_timeout
     try:
         outcome = pool().run(job, timeout=timeout)
+        if outcome.kind == "federate":
+            # Every SERVICE is on the allow-list: the federation workers, which may reach
+            # the network, run it, with its own, shorter timeout (it waits on someone else's server).
+            timeout = min(config.query_timeout, config.service_timeout)
+            outcome = federation_pool().run(job, timeout=timeout)
     except PoolBusy as err:
         return problem(503, str(err), "server-busy", headers={"Retry-After": "5"})
     except QueryTimeout as err:
         return problem(503, str(err), "query-timeout", headers={"Retry-After": "5"}, timeout_seconds=timeout)
     except PoolUnavailable as err:
         return problem(503, str(err), "worker-unavailable", headers={"Retry-After": "1"})
-    if outcome.kind == "syntax":
-        return _syntax_problem(outcome.message)
-    if outcome.kind == "not-acceptable":
-        return _not_acceptable(form)
-    if outcome.kind == "error":
-        current_app.logger.error("query failed: %s", outcome.message)
-        return problem(500, f"The query could not be evaluated: {outcome.message}", "evaluation-error")
+    except WorkerCrashed as err:
+        return _crash_problem(err)
+    refused = outcome_problem(outcome)
+    if refused is not None:
+        return refused
     headers = {"Vary": "Accept", "X-SPARQL-MaxRows": str(config.max_rows)}
+    if config.max_answer_bytes:
+        headers["X-SPARQL-MaxBytes"] = str(config.max_answer_bytes)
     if outcome.truncated:
         headers["X-SPARQL-Truncated"] = "true"
-        headers["Warning"] = f'199 - "results truncated to {config.max_rows} rows (the row cap)"'
+        headers["Warning"] = (f'199 - "results truncated to fit the caps ({config.max_rows} rows, '
+                              f'{config.max_answer_bytes} bytes)"')
     if html:
         return _html_results(query, outcome, headers)
     return Response(outcome.body, status=200, headers=headers, content_type=_content_type(outcome.media_type))
+
+
+def outcome_problem(outcome) -> Response | None:
+    """The problem for a worker's refusal or failure; None when the outcome is an answer."""
+    if outcome.kind == "ok":
+        return None
+    if outcome.kind == "syntax":
+        return _syntax_problem(outcome.message)
+    if outcome.kind == "too-deep":
+        return problem(400, f"The query is too deeply nested: {outcome.message}.", "too-deeply-nested")
+    if outcome.kind == "update-refused":
+        return problem(403, "This is a read-only endpoint: SPARQL Update (including LOAD) is not accepted here.",
+                       "update-refused")
+    if outcome.kind == "service-refused":
+        return problem(403, f"SERVICE {outcome.message} is not allowed: this endpoint makes no outbound requests "
+                            "except to its configured allow-list.", "service-refused")
+    if outcome.kind == "not-acceptable":
+        return _not_acceptable(outcome.form)
+    if outcome.kind == "memory":
+        return _crash_problem(WorkerCrashed(outcome.message, out_of_memory=True))
+    current_app.logger.error("query failed: %s", outcome.message)
+    return problem(500, f"The query could not be evaluated: {outcome.message}", "evaluation-error")
+
+
+def _crash_problem(err: WorkerCrashed) -> Response:
+    if err.out_of_memory:
+        limit = settings().query_memory_mb
+        return problem(422, f"The query used too much memory: {err} ({limit} MiB).", "memory-limit",
+                       memory_limit_mib=limit)
+    return problem(500, f"The query could not be answered: {err}.", "query-crashed")
+
+
+def federation_pool():
+    """The workers that may reach the network: made on first use, only when SERVICE has an allow-list."""
+    extensions = current_app.extensions
+    if "ijdp_federation_pool" not in extensions:
+        from .store import open_federation_pool
+        extensions.setdefault("ijdp_federation_pool", open_federation_pool(current_app.config["IJDP_STORE_SPEC"],
+                                                                            settings()))
+    return extensions["ijdp_federation_pool"]
 
 
 def is_iri(value: str) -> bool:
@@ -179,15 +210,6 @@ def is_iri(value: str) -> bool:
         return True
     except ValueError:
         return False
-
-
-def _refused_service(text: str, endpoints=None):
-    for endpoint in service_endpoints(text) if endpoints is None else endpoints:
-        if endpoint is None or endpoint not in settings().service_allowlist:
-            shown = endpoint or "a variable"
-            return problem(403, f"SERVICE {shown} is not allowed: this endpoint makes no outbound requests "
-                                "except to its configured allow-list.", "service-refused")
-    return None
 
 
 def _content_type(media_type: str) -> str:
@@ -237,7 +259,8 @@ def service_description_or_ui() -> Response:
                        "not-acceptable", headers={"Vary": "Accept"})
     from .service import service_description
 
-    graph = service_description(request.url_root.rstrip("/") + "/sparql", settings(), _void_triples())
+    # The endpoint's IRI comes from the configured base, never from the request's Host header.
+    graph = service_description(settings().base_iri + "sparql", settings(), _void_triples())
     body = graph.serialize(format=fmt.rdflib_name, encoding="utf-8")
     return Response(body, headers={"Vary": "Accept", "Content-Type": _content_type(fmt.media_type)})
 
@@ -275,22 +298,18 @@ def update():
         text = values[0]
     else:
         return problem(415, "Send application/sparql-update or a form with an update parameter.", "unsupported-media-type")
-    message = update_syntax_error(text)
-    if message:
-        return _syntax_problem(message)
-    text = without_silent_loads(text)
-    if has_load(text):
-        return problem(403, "LOAD is refused: this server makes no outbound requests (LOAD SILENT succeeds without loading).",
-                       "load-refused")
-    refused = _refused_service(text)
-    if refused is not None:
-        return refused
     try:
-        status, message = run_update(current_app.config["IJDP_STORE"], text, config.query_timeout)
+        status, message = run_update(current_app.config["IJDP_STORE"], text, config.query_timeout, pool().limits)
     except QueryTimeout as err:
         return problem(503, str(err), "update-timeout")
     if status == "syntax":
         return _syntax_problem(message)
+    if status == "too-deep":
+        return problem(400, f"The update is too deeply nested: {message}.", "too-deeply-nested")
+    if status in ("load-refused", "service-refused"):
+        return problem(403, message, status)
+    if status == "memory":
+        return _crash_problem(WorkerCrashed(message, out_of_memory=True))
     if status != "ok":
         return problem(500, f"The update failed: {message}", "update-error")
     current_app.extensions.pop("ijdp_void", None)

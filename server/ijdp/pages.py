@@ -35,15 +35,30 @@ def base() -> str:
     return settings().base_iri
 
 
+LINKABLE_SCHEMES = ("http:", "https:", "mailto:")
+
+
+def linkable(iri) -> bool:
+    """Only http, https and mailto IRIs become links; any other (javascript:, data:…) is shown as text."""
+    return str(iri).lower().startswith(LINKABLE_SCHEMES)
+
+
 def local_href(iri: str) -> str:
-    """A link into this server for IRIs under the base (so a mirror is browsable), else the IRI."""
+    """A link into this server for IRIs under the base (so a mirror is browsable), else the IRI if linkable."""
     iri = str(iri)
-    return "/" + iri[len(base()):] if iri.startswith(base()) else iri
+    if iri.startswith(base()):
+        return "/" + iri[len(base()):]
+    return iri if linkable(iri) else "#"
 
 
 @bp.app_context_processor
 def template_helpers():
     return {"href": local_href}
+
+
+@bp.app_template_test("linkable")
+def linkable_test(iri) -> bool:
+    return linkable(iri)
 
 
 def split_suffix(path: str):

@@ -18,7 +18,11 @@ TITLES = {
     405: "Method not allowed",
     406: "Not acceptable",
     413: "Request too large",
+    414: "URI too long",
     415: "Unsupported media type",
+    422: "Query too expensive",
+    429: "Too many requests",
+    431: "Request header fields too large",
     500: "Internal error",
     503: "Service unavailable",
 }

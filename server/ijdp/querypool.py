@@ -19,7 +19,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 GENERATION_FILE = "ijdp-generation"
+STUCK_AFTER_SECONDS = 0.25
 log = logging.getLogger("ijdp")
+
+
+@dataclass(frozen=True)
+class WorkerLimits:
+    """What a query worker may do: set once per pool, enforced inside the worker."""
+    service_allowlist: tuple = ()
+    max_depth: int = 1000             # syntax tree depth estimate (structure.Analysis.depth)
+    memory_bytes: int = 0             # RLIMIT_DATA of the worker; 0 = no limit
+    internet: bool = False            # the federation pool's workers may open TCP sockets
+    sandbox: bool = True              # seccomp: no socket but AF_UNIX (AF_INET too when internet)
 
 
 @dataclass(frozen=True)
@@ -28,6 +39,7 @@ class Job:
     results_format: str | None        # media type for SELECT/ASK, None if not acceptable
     graph_format: str | None          # media type for CONSTRUCT/DESCRIBE, None if not acceptable
     max_rows: int
+    max_bytes: int = 0                # answer bytes before truncation; 0 = no cap
     union_default: bool = True
     default_graphs: tuple = ()
     named_graphs: tuple = ()
@@ -36,12 +48,15 @@ class Job:
 
 @dataclass
 class Outcome:
-    kind: str                 # ok | syntax | not-acceptable | error
+    # ok | syntax | not-acceptable | error | too-deep | update-refused | service-refused
+    # | federate (every SERVICE is allowed: run it on the federation pool) | unavailable (store)
+    kind: str
     body: bytes = b""
     media_type: str = ""
     truncated: bool = False
     count: int = 0
     message: str = ""
+    form: str = "SELECT"
 
 
 class QueryTimeout(Exception):
@@ -54,6 +69,14 @@ class PoolBusy(QueryTimeout):
 
 class PoolUnavailable(Exception):
     pass
+
+
+class WorkerCrashed(Exception):
+    """The worker died while running the job (a crash in the engine, or its memory limit)."""
+
+    def __init__(self, message: str, out_of_memory: bool = False):
+        super().__init__(message)
+        self.out_of_memory = out_of_memory
 
 
 def generation(store_path) -> tuple:
@@ -90,17 +113,51 @@ def _open_memory(dump: str, base_iri: str | None):
     return store
 
 
-def _worker_main(store_path: str, conn, memory_base: str | None = None) -> None:
+def _empty_read_only_store():
+    """A read-only view of an empty on-disk store (its folder removed at once; the open handle keeps it)."""
+    import shutil
+    import tempfile
+
     import pyoxigraph
 
+    folder = tempfile.mkdtemp(prefix="ijdp-syntax-")
+    try:
+        writable = pyoxigraph.Store(folder)
+        writable.flush()
+        del writable
+        return pyoxigraph.Store.read_only(folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _worker_main(store_path: str, conn, memory_base: str | None = None, limits: WorkerLimits = WorkerLimits()) -> None:
+    import pyoxigraph
+
+    from . import sandbox
     from .results import run_job
 
+    # The sandbox comes first: nothing this process does afterwards reaches the network.
+    sandbox.capture_stderr()
+    if limits.sandbox:
+        try:
+            sandbox.restrict_network(allow_internet=limits.internet)
+        except sandbox.SandboxUnavailable as err:
+            conn.send(f"sandbox unavailable: {err}")
+            return
     # Open before announcing readiness, so that /healthz means "the store is open".
     in_memory = store_path.startswith("memory:")
+    try:
+        if in_memory:
+            store, seen = _open_memory(store_path[len("memory:"):], memory_base), (0, 0)
+        else:
+            store, seen = pyoxigraph.Store.read_only(store_path), generation(store_path)
+    except OSError as err:
+        conn.send(f"store unavailable: {err}")
+        return
+    syntax_store = None if in_memory else store
     if in_memory:
-        store, seen = _open_memory(store_path[len("memory:"):], memory_base), (0, 0)
-    else:
-        store, seen = pyoxigraph.Store.read_only(store_path), generation(store_path)
+        syntax_store = _empty_read_only_store()
+    sandbox.limit_memory(limits.memory_bytes)
     conn.send("ready")
     while True:
         try:
@@ -111,33 +168,71 @@ def _worker_main(store_path: str, conn, memory_base: str | None = None) -> None:
             return
         current = (0, 0) if in_memory else generation(store_path)
         if current != seen:
-            store, seen = pyoxigraph.Store.read_only(store_path), current
+            try:
+                store, seen = pyoxigraph.Store.read_only(store_path), current
+                syntax_store = store
+            except OSError as err:
+                # The store went away (or is being replaced): say so, and try again next time.
+                conn.send(Outcome(kind="unavailable", message=f"the store cannot be opened: {err}"))
+                continue
         try:
-            outcome = run_job(store, job)
+            outcome = run_job(store, job, limits, syntax_store)
+        except MemoryError:
+            outcome = Outcome(kind="memory", message="the query needed more memory than its limit")
         except Exception as err:  # noqa: BLE001 - reported to the client as a 500 problem
             outcome = Outcome(kind="error", message=f"{type(err).__name__}: {err}")
         conn.send(outcome)
 
 
 class _Worker:
-    def __init__(self, context, store_path: str, memory_base: str | None = None):
+    def __init__(self, context, store_path: str, memory_base: str | None = None, limits: WorkerLimits = WorkerLimits()):
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_worker_main, args=(store_path, child, memory_base), daemon=True)
+        self.process = context.Process(target=_worker_main, args=(store_path, child, memory_base, limits), daemon=True)
         self.process.start()
         child.close()
+        self.failure = ""
 
     def wait_ready(self, timeout: float) -> bool:
         try:
-            return self.conn.poll(timeout) and self.conn.recv() == "ready"
+            if not self.conn.poll(timeout):
+                self.failure = f"it did not open the store within {timeout:g} s"
+                return False
+            message = self.conn.recv()
         except (EOFError, OSError):
-            return False  # the worker died while opening the store
+            self.failure = "it stopped while opening the store"
+            return False
+        self.failure = "" if message == "ready" else message
+        return message == "ready"
+
+    def cause_of_death(self) -> WorkerCrashed:
+        """Why the worker stopped, from its exit status and the last lines it wrote."""
+        from . import sandbox
+
+        self.process.join(timeout=2)
+        code = self.process.exitcode
+        words = sandbox.last_words(self.process.pid)
+        if words.strip():
+            log.error("query worker %s stopped (exit %s): %s", self.process.pid, code, words.strip()[:600])
+        if sandbox.MEMORY_EXHAUSTED_MARK in words:
+            return WorkerCrashed("the query needed more memory than the worker's limit and was stopped", True)
+        if code is not None and code < 0:
+            import signal
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            return WorkerCrashed(f"the query worker crashed ({name}) while evaluating this query")
+        return WorkerCrashed(f"the query worker stopped unexpectedly (exit status {code})")
 
     def kill(self) -> None:
+        from . import sandbox
+
         try:
             self.process.kill()
         finally:
             self.process.join(timeout=5)
             self.conn.close()
+            sandbox.stderr_log(self.process.pid).unlink(missing_ok=True)
 
 
 class BoundedCache:
@@ -178,15 +273,17 @@ class QueryPool:
     cacheable = True   # the store changes only through us, and every change bumps its generation
 
     def __init__(self, store_path, size: int = 2, start_timeout: float = 120.0, cache_bytes: int = 0,
-                 memory_base: str | None = None):
+                 memory_base: str | None = None, limits: WorkerLimits = WorkerLimits(), max_size: int | None = None):
         """store_path: an on-disk store opened read-only, or 'memory:<dump.nq>' loaded by every worker."""
         self.store_path = str(store_path)
         self.memory_base = memory_base
+        self.limits = limits
+        self.problem = "starting"
         # Runaway queries hold their workers until the timeout: while they do, the
         # pool grows (up to twice its size) so that other queries are not starved,
         # and shrinks back once workers are idle again. A queue of ordinary queries
         # does not grow it: on a busy CPU more processes only cost memory.
-        self.max_size = size * 2
+        self.max_size = max_size or size * 2
         self._busy_since: dict = {}
         self._starting = 0
         self._lock = threading.Lock()
@@ -198,27 +295,55 @@ class QueryPool:
         self._workers: set = set()
         self._ready = threading.Event()
         self._closed = False
-        threading.Thread(target=self._start_all, daemon=True, name="ijdp-pool-start").start()
+        self._wake = threading.Event()
+        threading.Thread(target=self._supervise, daemon=True, name="ijdp-pool-supervisor").start()
 
     @property
     def ready(self) -> bool:
-        return self._ready.is_set()
+        """Workers are up and the store they read is still there."""
+        if not self._ready.is_set() or not self._workers:
+            return False
+        return self.store_path.startswith("memory:") or os.path.isdir(self.store_path)
 
-    def _spawn(self) -> None:
+    def _spawn(self) -> bool:
         if self._closed:
-            return
-        worker = _Worker(self._context, self.store_path, self.memory_base)
+            return False
+        worker = _Worker(self._context, self.store_path, self.memory_base, self.limits)
         if worker.wait_ready(self.start_timeout):
             self._workers.add(worker)
             self._idle.put(worker)
+            self.problem = ""
             self._ready.set()
-        else:
-            worker.kill()
-            log.error("a query worker could not open the store at %s", self.store_path)
+            return True
+        worker.kill()
+        self.problem = worker.failure
+        log.error("a query worker could not start on %s: %s", self.store_path, worker.failure)
+        return False
 
-    def _start_all(self) -> None:
-        for _ in range(self.size):
-            self._spawn()
+    def _supervise(self) -> None:
+        """Keep the pool at its size: start it, and start workers again (backing off) while they fail."""
+        pause = 0.5
+        while not self._closed:
+            with self._lock:
+                missing = self.size - len(self._workers) - self._starting
+                if missing > 0:
+                    self._starting += 1
+            if missing > 0:
+                try:
+                    started = self._spawn()
+                finally:
+                    with self._lock:
+                        self._starting -= 1
+                if started:
+                    pause = 0.5
+                    continue
+                if not self._workers:
+                    self._ready.clear()
+                time.sleep(pause)
+                pause = min(pause * 2, 5.0)
+            else:
+                self._wake.wait(1.0)
+                self._wake.clear()
 
     def generation_stamp(self) -> tuple:
         """Changes whenever an update changes the store (cache keys include it)."""
@@ -230,6 +355,8 @@ class QueryPool:
         if cached is not None:
             return cached
         outcome = self._run(job, timeout)
+        if outcome.kind == "unavailable":
+            raise PoolUnavailable(outcome.message)
         if outcome.kind == "ok":
             self.cache.put(key, outcome, len(outcome.body) + len(job.query))
         return outcome
@@ -245,8 +372,9 @@ class QueryPool:
                 self._release(worker)
                 return outcome
         except (EOFError, OSError, BrokenPipeError):
+            cause = worker.cause_of_death()
             self._replace(worker)
-            raise PoolUnavailable("the query worker stopped unexpectedly") from None
+            raise cause from None
         self._replace(worker)
         raise QueryTimeout(f"the query ran longer than {timeout:g} s and was stopped")
 
@@ -254,7 +382,9 @@ class QueryPool:
         # Waiting for a free worker has its own budget: a query queued behind runaway
         # ones still gets its whole timeout once it runs.
         deadline = time.monotonic() + timeout
-        stuck_after = min(5.0, timeout / 2)
+        # A worker busy this long is running something slow: start another rather than
+        # queue behind it (ordinary queries take milliseconds, so a queue of them grows nothing).
+        stuck_after = min(STUCK_AFTER_SECONDS, timeout / 4)
         while True:
             try:
                 return self._idle.get(timeout=min(0.2, max(0.0, deadline - time.monotonic())))
@@ -262,6 +392,8 @@ class QueryPool:
                 pass
             if time.monotonic() >= deadline:
                 raise PoolBusy("every query worker stayed busy for the whole timeout")
+            if not self._ready.is_set() and time.monotonic() > deadline - timeout + 1.0:
+                raise PoolUnavailable(f"no query worker is running: {self.problem or 'starting'}")
             started = list(self._busy_since.values())
             if started and time.monotonic() - min(started) > stuck_after:
                 self._grow()
@@ -293,24 +425,19 @@ class QueryPool:
                 self._starting -= 1
 
     def _replace(self, worker: _Worker) -> None:
+        """Retire a worker (killed at its timeout, or dead); the supervisor starts its successor."""
         self._busy_since.pop(worker, None)
         with self._lock:
             self._workers.discard(worker)
-            needed = len(self._workers) + self._starting < self.size
-            if needed:
-                self._starting += 1
-
-        def replace():
-            worker.kill()
-            if needed:
-                self._spawn_reserved()
-        threading.Thread(target=replace, daemon=True, name="ijdp-pool-replace").start()
+        self._wake.set()
+        threading.Thread(target=worker.kill, daemon=True, name="ijdp-pool-retire").start()
 
     def worker_pids(self) -> list[int]:
         return sorted(w.process.pid for w in list(self._workers))
 
     def close(self) -> None:
         self._closed = True
+        self._wake.set()
         while True:
             try:
                 worker = self._idle.get_nowait()
@@ -321,11 +448,45 @@ class QueryPool:
 
 # ------------------------------------------------------------- updates
 
-def _update_main(store_path: str, update: str, conn) -> None:
+def _update_main(store_path: str, update: str, conn, limits: WorkerLimits = WorkerLimits()) -> None:
     import fcntl
 
     import pyoxigraph
 
+    from . import sandbox
+    from .structure import LexicalError, analyse
+
+    # Updates never reach the network: LOAD SILENT then fails quietly, as SPARQL says it may.
+    sandbox.capture_stderr()
+    try:
+        sandbox.restrict_network()
+    except sandbox.SandboxUnavailable as err:
+        conn.send(("error", str(err)))
+        return
+    sandbox.limit_memory(limits.memory_bytes)
+    try:
+        found = analyse(update)
+    except LexicalError as err:
+        conn.send(("syntax", str(err)))
+        return
+    if found.depth > limits.max_depth:
+        conn.send(("too-deep", f"the update nests {found.depth} levels deep; the limit is {limits.max_depth}"))
+        return
+    try:
+        _empty_read_only_store().update(update)   # parses, then refuses to write: a syntax check only
+    except SyntaxError as err:
+        conn.send(("syntax", err.args[0] if err.args else str(err)))
+        return
+    except (OSError, RuntimeError, ValueError):
+        pass
+    if found.loud_loads:
+        conn.send(("load-refused", "LOAD is refused: this server makes no outbound requests "
+                                   "(LOAD SILENT succeeds without loading)."))
+        return
+    if found.services:
+        shown = found.services[0] or "a variable"
+        conn.send(("service-refused", f"SERVICE {shown} is not allowed in an update: updates make no outbound requests."))
+        return
     with open(Path(store_path).parent / (Path(store_path).name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
@@ -337,22 +498,37 @@ def _update_main(store_path: str, update: str, conn) -> None:
             conn.send(("ok", ""))
         except SyntaxError as err:
             conn.send(("syntax", err.args[0] if err.args else str(err)))
+        except MemoryError:
+            conn.send(("memory", "the update needed more memory than its limit"))
         except Exception as err:  # noqa: BLE001
             conn.send(("error", f"{type(err).__name__}: {err}"))
 
 
-def run_update(store_path, update: str, timeout: float) -> tuple[str, str]:
-    """Apply an update in its own process (one writer at a time, across web workers)."""
+def run_update(store_path, update: str, timeout: float, limits: WorkerLimits = WorkerLimits()) -> tuple[str, str]:
+    """Apply an update in its own sandboxed process (one writer at a time, across web workers).
+
+    ("ok" | "syntax" | "too-deep" | "load-refused" | "service-refused" | "memory" | "crashed" | "error", message)
+    """
+    from . import sandbox
+
     context = multiprocessing.get_context("forkserver")
     parent, child = context.Pipe()
-    process = context.Process(target=_update_main, args=(str(store_path), update, child), daemon=True)
+    process = context.Process(target=_update_main, args=(str(store_path), update, child, limits), daemon=True)
     process.start()
     child.close()
     try:
         if parent.poll(timeout):
-            return parent.recv()
+            try:
+                return parent.recv()
+            except EOFError:
+                process.join(timeout=2)
+                words = sandbox.last_words(process.pid)
+                if sandbox.MEMORY_EXHAUSTED_MARK in words:
+                    return "memory", "the update needed more memory than its limit"
+                return "crashed", f"the update process stopped unexpectedly (exit status {process.exitcode})"
         process.kill()
         raise QueryTimeout(f"the update ran longer than {timeout:g} s and was stopped")
     finally:
         process.join(timeout=5)
         parent.close()
+        sandbox.stderr_log(process.pid).unlink(missing_ok=True)

@@ -14,7 +14,7 @@ import urllib.parse
 
 import pyoxigraph
 
-from .querypool import BoundedCache, Job, Outcome, PoolUnavailable, QueryTimeout
+from .querypool import BoundedCache, Job, Outcome, PoolUnavailable, QueryTimeout, WorkerLimits
 
 ACCEPT_RESULTS = "application/sparql-results+json"
 ACCEPT_GRAPH = "application/n-triples"
@@ -23,8 +23,9 @@ ACCEPT_GRAPH = "application/n-triples"
 class RemoteBackend:
     cacheable = False   # the remote store changes behind our back: its answers are never cached
 
-    def __init__(self, endpoint: str, cache_bytes: int = 0):
+    def __init__(self, endpoint: str, cache_bytes: int = 0, limits: WorkerLimits = WorkerLimits(internet=True)):
         self.endpoint = endpoint
+        self.limits = limits
         self.cache = BoundedCache(cache_bytes)
         parts = urllib.parse.urlsplit(endpoint)
         self._connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
@@ -92,7 +93,13 @@ class RemoteBackend:
             connection.close()
 
     def run(self, job: Job, timeout: float) -> Outcome:
-        from .results import shape
+        from .results import screen, shape
+
+        # The same decisions as the workers make; what the backend fetches for an
+        # allow-listed SERVICE is the backend's own network's business.
+        refusal, _ = screen(job, self.limits)
+        if refusal is not None:
+            return refusal
 
         accept = ", ".join(a for a, wanted in ((ACCEPT_RESULTS, job.results_format), (ACCEPT_GRAPH, job.graph_format))
                            if wanted) or ACCEPT_RESULTS

@@ -38,6 +38,11 @@ def service_description(endpoint_url: str, settings: Settings, void_ntriples: by
     g.add((service, IJDP.maxResultRows, Literal(settings.max_rows, datatype=XSD.integer)))
     g.add((service, IJDP.queryTimeout, Literal(f"PT{settings.query_timeout:g}S", datatype=XSD.dayTimeDuration)))
     g.add((service, IJDP.maxRequestBytes, Literal(settings.max_request_bytes, datatype=XSD.integer)))
+    if settings.max_answer_bytes:
+        g.add((service, IJDP.maxResultBytes, Literal(settings.max_answer_bytes, datatype=XSD.integer)))
+    g.add((service, IJDP.maxNesting, Literal(settings.max_nesting, datatype=XSD.integer)))
+    if settings.query_memory_mb:
+        g.add((service, IJDP.queryMemoryLimit, Literal(settings.query_memory_mb * 1024 * 1024, datatype=XSD.integer)))
     for allowed in settings.service_allowlist:
         g.add((service, IJDP.allowedService, URIRef(allowed)))
     if settings.service_allowlist:

@@ -58,7 +58,8 @@ def prepare_store(dist_dir, base_iri: str, cache_dir=None) -> Path:
     dump = dump_path(dist_dir)
     if not dump.exists():
         raise IjdpError(f"{dump} does not exist: run `ijdp build` first (or `make build`)")
-    key = hashlib.sha256(dump.read_bytes() + base_iri.encode()).hexdigest()[:16]
+    raw = dump.read_bytes()
+    key = hashlib.sha256(raw + base_iri.encode()).hexdigest()[:16]
     cache = Path(cache_dir or Path(dist_dir) / "stores")
     target = cache / key
     if (target / "READY").exists():
@@ -66,7 +67,7 @@ def prepare_store(dist_dir, base_iri: str, cache_dir=None) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=cache))
     try:
-        data = dump.read_bytes()
+        data = checked_dump(dump, raw)
         if base_iri:
             from .iris import rebase_text
             data = rebase_text(data.decode("utf-8"), base_iri).encode("utf-8")
@@ -79,6 +80,25 @@ def prepare_store(dist_dir, base_iri: str, cache_dir=None) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def checked_dump(path: Path, data: bytes) -> bytes:
+    """The dump's bytes, or an IjdpError naming the file and line where it is damaged (or that it is empty)."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        raise IjdpError(f"{path}:{line}:{column}: not UTF-8 (byte 0x{data[err.start]:02x}); "
+                        "the dump is damaged: run `ijdp build` again") from None
+    try:
+        count = sum(1 for _ in pyoxigraph.parse(data, format=pyoxigraph.RdfFormat.N_QUADS))
+    except SyntaxError as err:
+        raise syntax_error(path, err) from None
+    if count == 0:
+        raise IjdpError(f"{path}:1: the dump holds no statements; refusing to serve an empty publication "
+                        "(run `ijdp build` again)")
+    return data
 
 
 def write_on_disk(path, data=None, *, source=None, fmt=pyoxigraph.RdfFormat.N_QUADS) -> None:
@@ -131,6 +151,24 @@ def parse_store_spec(spec: str) -> tuple[str, str]:
     return "oxigraph", spec
 
 
+def worker_limits(settings, internet: bool = False):
+    from .querypool import WorkerLimits
+
+    return WorkerLimits(service_allowlist=tuple(settings.service_allowlist), max_depth=settings.max_nesting,
+                        memory_bytes=settings.query_memory_mb * 1024 * 1024, internet=internet)
+
+
+def _pool_source(spec: str, settings) -> tuple[str, str | None]:
+    """(what the pool's workers open, the base they rebase a memory dump to)."""
+    kind, value = parse_store_spec(spec)
+    if kind == "memory":
+        dump = dump_path(settings.dist_dir).resolve()
+        if not dump.exists():
+            raise IjdpError(f"{dump} does not exist: run `ijdp build` first (or `make build`)")
+        return f"memory:{dump}", settings.base_iri if settings.base_iri != PUBLISHED_BASE else None
+    return value, None
+
+
 def open_backend(spec: str, settings):
     """(the query backend, the on-disk store path for updates or None) for a --store spec."""
     from .querypool import QueryPool
@@ -138,14 +176,21 @@ def open_backend(spec: str, settings):
 
     kind, value = parse_store_spec(spec)
     if kind == "sparql":
-        return RemoteBackend(value, cache_bytes=0), None
-    if kind == "memory":
-        dump = dump_path(settings.dist_dir).resolve()
-        if not dump.exists():
-            raise IjdpError(f"{dump} does not exist: run `ijdp build` first (or `make build`)")
-        return QueryPool(f"memory:{dump}", size=settings.query_workers, cache_bytes=settings.result_cache_bytes,
-                         memory_base=settings.base_iri if settings.base_iri != PUBLISHED_BASE else None), None
-    return QueryPool(value, size=settings.query_workers, cache_bytes=settings.result_cache_bytes), value
+        return RemoteBackend(value, cache_bytes=0, limits=worker_limits(settings, internet=True)), None
+    source, memory_base = _pool_source(spec, settings)
+    pool = QueryPool(source, size=settings.query_workers, cache_bytes=settings.result_cache_bytes,
+                     memory_base=memory_base, limits=worker_limits(settings),
+                     max_size=max(settings.query_workers, settings.max_query_workers))
+    return pool, (value if kind == "oxigraph" else None)
+
+
+def open_federation_pool(spec: str, settings):
+    """The workers allowed to open TCP sockets: they get only queries whose every SERVICE is allow-listed."""
+    from .querypool import QueryPool
+
+    source, memory_base = _pool_source(spec, settings)
+    return QueryPool(source, size=1, cache_bytes=0, memory_base=memory_base,
+                     limits=worker_limits(settings, internet=True), max_size=4)
 
 
 def load_into_oxigraph(dist_dir, path, base_iri: str = PUBLISHED_BASE) -> Path:

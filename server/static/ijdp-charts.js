@@ -106,7 +106,8 @@
                          value(b, "relation")));
     });
     order.forEach(function (iri) {
-      var p = pos[iri], link = el("a", { href: iri.indexOf(location.origin) === 0 ? iri.slice(location.origin.length) : iri });
+      var p = pos[iri], link = el("a", { href: iri.indexOf(location.origin) === 0 ? iri.slice(location.origin.length)
+                                                : linkable(iri) ? iri : "#" });
       link.appendChild(el("circle", { cx: p[0], cy: p[1], r: iri === centre ? 14 : 9, fill: iri === centre ? "#b35c00" : "#0b57a4", "class": "node" }));
       link.appendChild(el("text", { x: p[0], y: p[1] + 26, "font-size": 12, "text-anchor": "middle" }, nodes[iri].label.slice(0, 48)));
       svg.appendChild(link);
@@ -114,5 +115,31 @@
     container.appendChild(svg);
   }
 
-  window.ijdpCharts = { bars: bars, timeline: timeline, graph: graph, fetchExample: fetchExample };
+  // Only these schemes become links; anything else from the data (javascript:, data:…) stays inert.
+  function linkable(iri) {
+    return /^(https?:|mailto:)/i.test(iri);
+  }
+
+  // Pages mark where a chart goes (data-chart, data-example); no inline script is needed,
+  // so the Content-Security-Policy can forbid all of it.
+  function drawMarkedCharts() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-chart]"), function (container) {
+      fetchExample(container.getAttribute("data-example")).then(function (data) {
+        var rows = data.results.bindings;
+        if (container.getAttribute("data-chart") === "timeline") {
+          timeline(container, rows);
+        } else {
+          var about = rows.filter(function (b) { return b.relation.value !== "about"; });
+          graph(container, rows, about.length ? about[0].from.value : "");
+        }
+      });
+    });
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", drawMarkedCharts);
+  } else {
+    drawMarkedCharts();
+  }
+
+  window.ijdpCharts = { bars: bars, timeline: timeline, graph: graph, fetchExample: fetchExample, linkable: linkable };
 })();
