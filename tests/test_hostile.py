@@ -161,6 +161,59 @@ def test_the_sandbox_alone_stops_a_service_the_parse_did_not_see(listener):
     assert listener.connections == 0
 
 
+FEDERATION_SANDBOX = """
+import socket, sys, threading, http.server
+class Endpoint(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self._answer()
+    def do_GET(self):
+        self._answer()
+    def _answer(self):
+        body = b'{"head":{"vars":["x"]},"results":{"bindings":[{"x":{"type":"literal","value":"hi"}}]}}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/sparql-results+json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+allowed = "http://127.0.0.1:%d/sparql" % server.server_address[1]
+from ijdp.sandbox import restrict_network
+restrict_network((allowed,))
+import pyoxigraph
+store = pyoxigraph.Store()
+print("allowed:", [str(r["x"].value) for r in store.query("SELECT ?x WHERE { SERVICE <%s> { ?x ?p ?o } }" % allowed)])
+try:
+    list(store.query("SELECT * WHERE { SERVICE <http://127.0.0.1:LISTENER_PORT/x> { ?s ?p ?o } }"))
+except OSError as err:
+    print("service refused:", err)
+for attempt in ("tcp", "udp"):
+    try:
+        if attempt == "tcp":
+            socket.create_connection(("127.0.0.1", LISTENER_PORT), timeout=2)
+        else:
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x", ("127.0.0.1", LISTENER_PORT))
+    except OSError as err:
+        print(attempt, "refused:", err.errno)
+"""
+
+
+def test_the_federation_sandbox_reaches_the_allowed_endpoint_and_nothing_else(listener):
+    # The federation workers' filter: TCP is allowed, but every connect() and every send to an
+    # explicit address is checked against the allow-list's addresses by the operating system.
+    script = FEDERATION_SANDBOX.replace("LISTENER_PORT", str(listener.port))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "allowed: ['hi']" in lines
+    assert any(line.startswith("service refused:") and "Permission denied" in line for line in lines)
+    assert "tcp refused: 13" in lines and "udp refused: 13" in lines
+    assert listener.connections == 0
+
+
 # ------------------------------------------------------------------ crashes
 
 DEEP = {

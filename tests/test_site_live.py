@@ -106,6 +106,14 @@ def chromium(url: str, tmp_path, shot: str) -> str:
     return dom.stdout
 
 
+def under_the_policy(url: str) -> None:
+    """The page is served with the Content-Security-Policy that forbids inline script (so the browser ran under it)."""
+    import urllib.request
+    with urllib.request.urlopen(url, timeout=10) as response:
+        policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in policy and "frame-ancestors 'none'" in policy
+
+
 @browser
 def test_browser_resource_page_shows_its_quotes(site, tmp_path):
     dom = chromium(site + MOC_PATH, tmp_path, "resource-page.png")
@@ -119,6 +127,7 @@ def test_browser_runs_an_example_query_and_shows_rows(site, tmp_path):
     from ijdp.ui import yasgui_folder
     if yasgui_folder() is None:
         pytest.skip("the query editor (YASGUI) is not installed: `make ui` needs npm")
+    under_the_policy(site + "?example=06-facility-types&run=1")
     dom = chromium(site + "?example=06-facility-types&run=1", tmp_path, "query-editor.png")
     assert "yasr" in dom  # YASGUI mounted
     assert "Semiconductor Assembly, Testing, Marking, and Packaging facility" in dom.split('id="plain-form"')[0]
@@ -127,6 +136,7 @@ def test_browser_runs_an_example_query_and_shows_rows(site, tmp_path):
 
 @browser
 def test_browser_draws_the_timeline(site, tmp_path):
+    under_the_policy(site + "timeline")
     dom = chromium(site + "timeline", tmp_path, "timeline.png")
     svg = dom.split('id="timeline-svg"', 1)[1].split("</svg>", 1)[0]
     assert svg.count('class="event"') == 3
@@ -135,6 +145,7 @@ def test_browser_draws_the_timeline(site, tmp_path):
 
 @browser
 def test_browser_draws_the_graph(site, tmp_path):
+    under_the_policy(site + "graph-view")
     dom = chromium(site + "graph-view", tmp_path, "graph-view.png")
     svg = dom.split('id="graph-svg"', 1)[1].split("</svg>", 1)[0]
     assert svg.count('class="node"') >= 10

@@ -98,7 +98,7 @@ def create_app(config: dict | None = None) -> Flask:
         response.headers["Access-Control-Allow-Origin"] = "*"
         response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
         response.headers["Access-Control-Allow-Headers"] = "Accept, Content-Type"
-        response.headers["Access-Control-Expose-Headers"] = "X-SPARQL-MaxRows, X-SPARQL-Truncated, Link, ETag"
+        response.headers["Access-Control-Expose-Headers"] = "X-SPARQL-MaxRows, X-SPARQL-MaxBytes, X-SPARQL-Truncated, Link, ETag"
         return response
 
     logging.getLogger("ijdp").setLevel(logging.INFO)

@@ -29,8 +29,8 @@ class WorkerLimits:
     service_allowlist: tuple = ()
     max_depth: int = 1000             # syntax tree depth estimate (structure.Analysis.depth)
     memory_bytes: int = 0             # RLIMIT_DATA of the worker; 0 = no limit
-    internet: bool = False            # the federation pool's workers may open TCP sockets
-    sandbox: bool = True              # seccomp: no socket but AF_UNIX (AF_INET too when internet)
+    internet: bool = False            # the federation pool's workers may reach the allow-listed endpoints
+    sandbox: bool = True              # seccomp: no network; with internet, only the allow-listed endpoints
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ def _worker_main(store_path: str, conn, memory_base: str | None = None, limits: 
     sandbox.capture_stderr()
     if limits.sandbox:
         try:
-            sandbox.restrict_network(allow_internet=limits.internet)
+            sandbox.restrict_network(limits.service_allowlist if limits.internet else ())
         except sandbox.SandboxUnavailable as err:
             conn.send(f"sandbox unavailable: {err}")
             return

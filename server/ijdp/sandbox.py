@@ -13,6 +13,7 @@ import errno
 import os
 import resource
 import socket
+import struct
 import tempfile
 from pathlib import Path
 
@@ -23,13 +24,22 @@ class SandboxUnavailable(RuntimeError):
     pass
 
 
-def restrict_network(allow_internet: bool = False) -> None:
-    """Refuse every socket but AF_UNIX (and AF_INET/AF_INET6 when allow_internet) from now on, in this process."""
+def restrict_network(allowed_endpoints: tuple = ()) -> None:
+    """From now on, in this thread and the threads it starts, no network but allowed_endpoints (URLs).
+
+    Without endpoints, socket() fails for every family but AF_UNIX. With them,
+    AF_INET and AF_INET6 sockets may be made, but every connect() and every send
+    to an explicit address is checked against the endpoints' addresses (and the
+    resolvers of /etc/resolv.conf, port 53) by a supervisor thread started
+    before the filter, which the filter therefore does not bind.
+    """
+    allow_internet = bool(allowed_endpoints)
     try:
         import pyseccomp as seccomp
     except ImportError as err:  # pragma: no cover - the package is a dependency
         raise SandboxUnavailable(f"pyseccomp is not installed: {err}") from None
     allowed = {socket.AF_UNIX} | ({socket.AF_INET, socket.AF_INET6} if allow_internet else set())
+    supervisor = None
     try:
         syscalls = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
         # One comparison per rule (libseccomp's constraint): refuse each family
@@ -40,9 +50,113 @@ def restrict_network(allow_internet: bool = False) -> None:
         syscalls.add_rule(seccomp.ERRNO(errno.EACCES), "socket", seccomp.Arg(0, seccomp.GT, max(allowed)))
         for name in ("io_uring_setup", "io_uring_enter", "io_uring_register"):
             syscalls.add_rule(seccomp.ERRNO(errno.ENOSYS), name)
+        if allow_internet:
+            supervisor = _ConnectSupervisor(seccomp, syscalls, _endpoint_addresses(allowed_endpoints))
+            syscalls.add_rule(seccomp.NOTIFY, "connect")
+            syscalls.add_rule(seccomp.NOTIFY, "sendto", seccomp.Arg(4, seccomp.NE, 0))
+            syscalls.add_rule(seccomp.NOTIFY, "sendmsg")
+            syscalls.add_rule(seccomp.NOTIFY, "sendmmsg")
         syscalls.load()
     except (OSError, RuntimeError, ValueError) as err:
         raise SandboxUnavailable(f"the seccomp filter could not be loaded: {err}") from None
+    if supervisor is not None:
+        supervisor.start()
+
+
+def _endpoint_addresses(endpoints) -> set:
+    """(ip, port) of every allowed endpoint, and of the resolvers on port 53, resolved now (before the filter)."""
+    import urllib.parse
+
+    found = set()
+    for url in endpoints:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            for *_, address in socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP):
+                found.add((address[0], port))
+        except OSError:
+            pass  # not resolvable now: nothing of it is allowed
+    try:
+        with open("/etc/resolv.conf", encoding="utf-8") as conf:
+            for line in conf:
+                fields = line.split()
+                if len(fields) >= 2 and fields[0] == "nameserver":
+                    found.add((fields[1], 53))
+    except OSError:
+        pass
+    return found
+
+
+class _ConnectSupervisor:
+    """Answers the filter's questions: may this connect() or send reach that address?"""
+
+    def __init__(self, seccomp, syscalls, addresses: set):
+        import threading
+
+        self.seccomp, self.syscalls, self.addresses = seccomp, syscalls, addresses
+        self.memory = os.open("/proc/self/mem", os.O_RDONLY)
+        self.numbers = {seccomp.resolve_syscall(seccomp.Arch.NATIVE, name): name
+                        for name in ("connect", "sendto", "sendmsg", "sendmmsg")}
+        # Created before the filter is loaded, so the filter does not apply to this thread.
+        self.thread = threading.Thread(target=self._serve, daemon=True, name="ijdp-connect-supervisor")
+        self._loaded = threading.Event()
+        self.thread.start()
+
+    def start(self) -> None:
+        self._loaded.set()
+
+    def _read(self, address: int, length: int) -> bytes:
+        return os.pread(self.memory, length, address) if address and length > 0 else b""
+
+    def _destinations(self, name: str, args: list) -> list:
+        """The socket addresses a call names (an empty bytes where it names none)."""
+        if name == "connect":
+            return [self._read(args[1], min(args[2], 128))]
+        if name == "sendto":
+            return [self._read(args[4], min(args[5], 128))]
+        headers = [args[1]] if name == "sendmsg" else [args[1] + 64 * i for i in range(min(args[2], 64))]
+        found = []
+        for header in headers:
+            name_pointer, name_length = struct.unpack("QI", self._read(header, 12))
+            found.append(self._read(name_pointer, min(name_length, 128)))
+        return found
+
+    def allowed(self, sockaddr: bytes) -> bool:
+        if not sockaddr:
+            return True          # a connected socket: its address was checked at connect()
+        family = struct.unpack("H", sockaddr[:2])[0]
+        if family == socket.AF_UNIX:
+            return True
+        if family == socket.AF_INET and len(sockaddr) >= 8:
+            port = struct.unpack("!H", sockaddr[2:4])[0]
+            return (socket.inet_ntop(socket.AF_INET, sockaddr[4:8]), port) in self.addresses
+        if family == socket.AF_INET6 and len(sockaddr) >= 24:
+            port = struct.unpack("!H", sockaddr[2:4])[0]
+            host = socket.inet_ntop(socket.AF_INET6, sockaddr[8:24])
+            mapped = host[len("::ffff:"):] if host.startswith("::ffff:") and "." in host else host
+            return (host, port) in self.addresses or (mapped, port) in self.addresses
+        return False
+
+    def _serve(self) -> None:
+        self._loaded.wait()
+        seccomp = self.seccomp
+        while True:
+            try:
+                notice = self.syscalls.receive_notify()
+            except (OSError, RuntimeError, ValueError):
+                continue
+            try:
+                ok = all(self.allowed(d) for d in self._destinations(self.numbers.get(notice.syscall, ""),
+                                                                    notice.syscall_args))
+            except (OSError, struct.error, ValueError):
+                ok = False
+            # CONTINUE lets the kernel run the call as made; otherwise it fails with EACCES.
+            response = seccomp.NotificationResponse(error=0 if ok else -errno.EACCES, flags=1 if ok else 0,
+                                                    id=notice.id, val=0)
+            try:
+                self.syscalls.respond_notify(response)
+            except (OSError, RuntimeError, ValueError):
+                pass   # the caller was interrupted meanwhile
 
 
 def limit_memory(max_bytes: int) -> None:
