@@ -127,10 +127,17 @@ def test_unknown_format_parameter_is_a_400(client):
 def test_406_when_nothing_acceptable(client):
     body = problem(client.get("/sparql", query_string={"query": ACRONYMS}, headers={"Accept": "image/png"}), 406)
     assert "application/sparql-results+json" in body["available"]
+    assert body["type"].endswith("/not-acceptable")
+
+
+def test_a_client_that_accepts_only_the_other_kind_gets_its_default(client):
+    # rdflib's SPARQLStore asks a DESCRIBE for SPARQL JSON; Fuseki and Virtuoso answer such requests, so do we.
     response = client.get("/sparql", query_string={"query": DESCRIBE},
                           headers={"Accept": "application/sparql-results+json"})
-    problem(response, 406)
+    assert response.status_code == 200 and response.mimetype == "text/turtle"
     assert response.headers["Vary"] == "Accept"
+    response = client.get("/sparql", query_string={"query": ACRONYMS}, headers={"Accept": "text/turtle"})
+    assert response.status_code == 200 and response.mimetype == "application/sparql-results+json"
 
 
 # ------------------------------------------------------- UI and service description

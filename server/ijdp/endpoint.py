@@ -55,22 +55,41 @@ def _params():
 def _chosen_formats(params):
     """(results format, graph format) for this request, either may be None.
 
-    Both kinds are negotiated, since the form of the query is known only once
-    a worker has read it; the worker uses the one its result needs (406 if None).
+    Both kinds are chosen, since the form of the query is known only once a
+    worker has read it; the worker uses the one its result needs (406 if None).
+    format= / output= (what SPARQLWrapper, Jena and YASGUI send) names a format
+    of either kind: "xml" is SPARQL XML for a SELECT and RDF/XML for a CONSTRUCT,
+    "json" SPARQL JSON or JSON-LD. A name that fits only one kind leaves the
+    other to the Accept header, as a client asking "turtle" of a SELECT gets
+    the results format it accepts rather than an error.
     """
     key = params.get("format") or params.get("output")
+    accept = request.accept_mimetypes
     if key:
-        try:
-            fmt = by_name(RESULTS_FORMATS, key)
-            return fmt, None
-        except UnknownFormat:
-            pass
-        try:
-            return None, by_name(RDF_FORMATS, key)
-        except UnknownFormat:
+        results, graph = _named(RESULTS_FORMATS, key), _named(RDF_FORMATS, key)
+        if results is None and graph is None:
             names = ", ".join(f.name for f in (*RESULTS_FORMATS, *RDF_FORMATS))
-            raise ProtocolError(problem(400, f"Unknown format {key[:100]!r}; use one of {names}.", "unknown-format")) from None
-    return negotiate(request.accept_mimetypes, RESULTS_FORMATS), negotiate(request.accept_mimetypes, RDF_FORMATS)
+            raise ProtocolError(problem(400, f"Unknown format {key[:100]!r}; use one of {names} "
+                                             "(or a media type).", "unknown-format"))
+    else:
+        results, graph = None, None
+    results = results or negotiate(accept, RESULTS_FORMATS)
+    graph = graph or negotiate(accept, RDF_FORMATS)
+    # A client that accepts only one kind (rdflib's SPARQLStore asks a CONSTRUCT for
+    # SPARQL JSON) gets the default of the other, as Fuseki and Virtuoso answer;
+    # 406 is left for requests that accept nothing we make.
+    if results is not None and graph is None:
+        graph = RDF_FORMATS[0]
+    elif graph is not None and results is None:
+        results = RESULTS_FORMATS[0]
+    return results, graph
+
+
+def _named(formats, key: str):
+    try:
+        return by_name(formats, key)
+    except UnknownFormat:
+        return None
 
 
 @bp.route("/sparql", methods=["GET", "POST"])

@@ -18,7 +18,8 @@ class RdfFormat:
     rdflib_name: str
     keeps_graphs: bool
     label: str
-    aliases: tuple = ()
+    aliases: tuple = ()      # other media types that mean this format
+    names: tuple = ()        # other names clients send in format= / output=
 
     @property
     def oxigraph(self):
@@ -26,12 +27,18 @@ class RdfFormat:
 
 
 RDF_FORMATS = (
-    RdfFormat("turtle", "text/turtle", "ttl", "turtle", False, "Turtle", ("application/x-turtle",)),
-    RdfFormat("nt", "application/n-triples", "nt", "nt", False, "N-Triples", ("text/plain",)),
-    RdfFormat("jsonld", "application/ld+json", "jsonld", "json-ld", False, "JSON-LD", ("application/json",)),
-    RdfFormat("rdfxml", "application/rdf+xml", "rdf", "xml", False, "RDF/XML", ("application/xml", "text/xml")),
-    RdfFormat("trig", "application/trig", "trig", "trig", True, "TriG"),
-    RdfFormat("nquads", "application/n-quads", "nq", "nquads", True, "N-Quads"),
+    # Aliases: other media types that mean the format, and the names real clients send in
+    # format= / output= (SPARQLWrapper: n3, rdf+xml, json-ld; Jena: ttl, nt; YASGUI: the media type).
+    RdfFormat("turtle", "text/turtle", "ttl", "turtle", False, "Turtle",
+              ("application/x-turtle", "application/turtle", "text/n3", "text/rdf+n3", "application/n3"), ("n3",)),
+    RdfFormat("nt", "application/n-triples", "nt", "nt", False, "N-Triples", ("text/plain",),
+              ("ntriples", "n-triples")),
+    RdfFormat("jsonld", "application/ld+json", "jsonld", "json-ld", False, "JSON-LD",
+              ("application/json", "application/x-json+ld"), ("json-ld", "json")),
+    RdfFormat("rdfxml", "application/rdf+xml", "rdf", "xml", False, "RDF/XML",
+              ("application/xml", "text/xml"), ("rdf+xml", "xml", "rdf/xml")),
+    RdfFormat("trig", "application/trig", "trig", "trig", True, "TriG", ("application/x-trig",)),
+    RdfFormat("nquads", "application/n-quads", "nq", "nquads", True, "N-Quads", ("text/x-nquads",), ("n-quads",)),
 )
 
 
@@ -41,7 +48,8 @@ class ResultsFormat:
     media_type: str
     extension: str
     label: str
-    aliases: tuple = ()
+    aliases: tuple = ()      # other media types that mean this format
+    names: tuple = ()        # other names clients send in format= / output=
 
     @property
     def oxigraph(self):
@@ -49,10 +57,12 @@ class ResultsFormat:
 
 
 RESULTS_FORMATS = (
-    ResultsFormat("json", "application/sparql-results+json", "srj", "SPARQL JSON", ("application/json",)),
-    ResultsFormat("xml", "application/sparql-results+xml", "srx", "SPARQL XML", ("application/xml", "text/xml")),
+    ResultsFormat("json", "application/sparql-results+json", "srj", "SPARQL JSON",
+                  ("application/json", "text/javascript", "application/javascript"), ("sparql-results+json",)),
+    ResultsFormat("xml", "application/sparql-results+xml", "srx", "SPARQL XML",
+                  ("application/xml", "text/xml"), ("sparql-results+xml",)),
     ResultsFormat("csv", "text/csv", "csv", "CSV"),
-    ResultsFormat("tsv", "text/tab-separated-values", "tsv", "TSV"),
+    ResultsFormat("tsv", "text/tab-separated-values", "tsv", "TSV", ("text/tsv",)),
 )
 
 

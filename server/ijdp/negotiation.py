@@ -11,7 +11,7 @@ class UnknownFormat(ValueError):
 def by_name(formats, key: str):
     key = key.strip().lower()
     for fmt in formats:
-        if key in (fmt.name, fmt.extension, fmt.media_type) or key in fmt.aliases:
+        if key in (fmt.name, fmt.extension, fmt.media_type) or key in fmt.aliases or key in getattr(fmt, "names", ()):
             return fmt
     raise UnknownFormat(key)
 
