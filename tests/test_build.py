@@ -3,6 +3,8 @@ import gzip
 import hashlib
 import shutil
 
+from pathlib import Path
+
 import pytest
 import rdflib
 from click.testing import CliRunner
@@ -71,6 +73,23 @@ def test_a_second_full_build_gives_the_same_n_triples(dist, tmp_path):
     publication, report = build_publication()
     write_dumps(publication, report, tmp_path / "second")
     assert (tmp_path / "second" / "ijdp.nt").read_bytes() == (dist / "ijdp.nt").read_bytes()
+
+
+def test_every_dump_is_byte_stable_across_hash_seeds(tmp_path):
+    """Two builds in separate processes with different PYTHONHASHSEED write the same bytes (build.json aside)."""
+    import os
+    import subprocess
+    import sys
+
+    ijdp = Path(sys.executable).with_name("ijdp")
+    for seed in ("1", "2"):
+        done = subprocess.run([str(ijdp), "build", "--out", str(tmp_path / seed), "--skip-reasoner"],
+                              env={**os.environ, "PYTHONHASHSEED": seed}, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+    written = sorted(p.name for p in (tmp_path / "1").iterdir() if p.is_file() and p.name != "build.json")
+    assert {"ijdp.trig", "ijdp.rdf", "ijdp.jsonld", "ijdp.trig.gz", "SHA256SUMS"} <= set(written)
+    changed = [name for name in written if (tmp_path / "1" / name).read_bytes() != (tmp_path / "2" / name).read_bytes()]
+    assert changed == []
 
 
 def test_base_iri_rewrites_every_published_iri(built, tmp_path):

@@ -69,25 +69,61 @@ def jsonld_context(base: str = PUBLISHED_BASE) -> dict:
 
 
 def serialise(publication: Publication, fmt, base: str) -> bytes:
-    """One dump: graph-keeping formats keep the named graphs apart, the others merge them."""
-    if fmt.keeps_graphs:
-        dataset = Dataset()
-        for name in GRAPH_NAMES:
-            target = dataset.graph(graph_iri(name, base))
-            target += rebase_graph(publication.graphs[name], base)
-        _bind(dataset)
-        if fmt.name == "nquads":
-            return _sorted_lines(dataset.serialize(format="nquads"))
-        return dataset.serialize(format=fmt.rdflib_name, encoding="utf-8")
-    graph = Graph()
+    """One dump, byte-stable: graph-keeping formats keep the named graphs apart, the others merge them.
+
+    N-Triples and N-Quads are sorted lines. TriG and RDF/XML are written by
+    pyoxigraph from those sorted statements (rdflib's writers follow set order,
+    which changes with Python's hash seed); Turtle and JSON-LD by rdflib from a
+    graph filled in sorted order.
+    """
+    dataset = Dataset()
     for name in GRAPH_NAMES:
-        graph += rebase_graph(publication.graphs[name], base)
-    _bind(graph)
+        target = dataset.graph(graph_iri(name, base))
+        target += rebase_graph(publication.graphs[name], base)
+    quads = _sorted_lines(dataset.serialize(format="nquads"))
+    if fmt.keeps_graphs:
+        if fmt.name == "nquads":
+            return quads
+        return _oxigraph_text(quads, fmt, base)
+    triples = _merged_triples(quads)
     if fmt.name == "nt":
-        return _sorted_lines(graph.serialize(format="nt"))
+        return triples
+    if fmt.name == "rdfxml":
+        return _oxigraph_text(triples, fmt, base)
+    graph = Graph().parse(data=triples.decode("utf-8"), format="nt")
+    _bind(graph)
     if fmt.name == "jsonld":
-        return graph.serialize(format="json-ld", context=jsonld_context(base)["@context"], encoding="utf-8")
+        document = json.loads(graph.serialize(format="json-ld", context=jsonld_context(base)["@context"]))
+        return (json.dumps(_in_order(document), indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
     return graph.serialize(format=fmt.rdflib_name, encoding="utf-8")
+
+
+def _in_order(value, key: str = ""):
+    """A JSON-LD document with every unordered array sorted (arrays under @list keep their order)."""
+    if isinstance(value, dict):
+        return {k: _in_order(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        items = [_in_order(v) for v in value]
+        return items if key == "@list" else sorted(items, key=lambda v: json.dumps(v, sort_keys=True, ensure_ascii=False))
+    return value
+
+
+def _merged_triples(quads: bytes) -> bytes:
+    """The sorted N-Triples of the union of the graphs in sorted N-Quads."""
+    import pyoxigraph
+
+    lines = {str(quad.triple) + " ." for quad in pyoxigraph.parse(quads, format=pyoxigraph.RdfFormat.N_QUADS)}
+    return ("\n".join(sorted(lines)) + "\n").encode("utf-8")
+
+
+def _oxigraph_text(statements: bytes, fmt, base: str) -> bytes:
+    import pyoxigraph
+
+    source = pyoxigraph.RdfFormat.N_QUADS if fmt.keeps_graphs else pyoxigraph.RdfFormat.N_TRIPLES
+    parsed = pyoxigraph.parse(statements, format=source)
+    items = parsed if fmt.keeps_graphs else (quad.triple for quad in parsed)
+    prefixes = {prefix: namespace.replace(PUBLISHED_BASE, base) for prefix, namespace in sorted(PREFIXES.items())}
+    return pyoxigraph.serialize(items, format=fmt.oxigraph, prefixes=prefixes)
 
 
 def links_table(publication: Publication, base: str) -> str:
