@@ -120,6 +120,23 @@ def test_format_parameter_wins_over_accept(client):
     assert response.mimetype == "application/n-triples"
 
 
+@pytest.mark.parametrize("media,parser", [("text/turtle", "turtle"), ("application/trig", "trig"),
+                                          ("application/rdf+xml", "xml")])
+def test_graph_answers_use_the_publication_prefixes(client, media, parser):
+    query = {"query": "DESCRIBE <https://w3id.org/ijdp/id/country/japan>"}
+    response = client.get("/sparql", query_string=query, headers={"Accept": media})
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200
+    if parser == "xml":
+        assert 'xmlns:skos="http://www.w3.org/2004/02/skos/core#"' in text
+    else:
+        assert "@prefix country: <https://w3id.org/ijdp/id/country/> ." in text and "country:japan" in text
+        assert "@prefix dcat:" not in text   # only the prefixes the answer uses
+    plain = client.get("/sparql", query_string=query, headers={"Accept": "application/n-triples"}).data
+    same = rdflib.Dataset().parse(data=text, format=parser)
+    assert len(same) == len(rdflib.Graph().parse(data=plain, format="nt")) > 5
+
+
 def test_unknown_format_parameter_is_a_400(client):
     problem(client.get("/sparql", query_string={"query": ACRONYMS, "format": "docx"}), 400)
 

@@ -31,6 +31,7 @@ class WorkerLimits:
     memory_bytes: int = 0             # RLIMIT_DATA of the worker; 0 = no limit
     internet: bool = False            # the federation pool's workers may reach the allow-listed endpoints
     sandbox: bool = True              # seccomp: no network; with internet, only the allow-listed endpoints
+    prefixes: tuple = ()              # (prefix, namespace) pairs that Turtle, TriG and RDF/XML answers use
 
 
 @dataclass(frozen=True)
@@ -316,8 +317,9 @@ class QueryPool:
             self._ready.set()
             return True
         worker.kill()
-        self.problem = worker.failure
-        log.error("a query worker could not start on %s: %s", self.store_path, worker.failure)
+        if not self._closed:
+            self.problem = worker.failure
+            log.error("a query worker could not start on %s: %s", self.store_path, worker.failure)
         return False
 
     def _supervise(self) -> None:

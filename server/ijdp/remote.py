@@ -118,7 +118,7 @@ class RemoteBackend:
                 results = [quad.triple for quad in pyoxigraph.parse(body, format=fmt)]
         except (SyntaxError, ValueError) as err:
             raise PoolUnavailable(f"the SPARQL backend sent an answer that does not parse ({media}): {err}") from None
-        return shape(results, job)
+        return shape(results, job, self.limits.prefixes)
 
 
 def _plain(body: bytes) -> str:

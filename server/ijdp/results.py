@@ -115,12 +115,15 @@ def run_job(store: pyoxigraph.Store, job: Job, limits: WorkerLimits = WorkerLimi
         results = query_store(store, job.query, **kwargs)
     except SyntaxError as err:
         return Outcome(kind="syntax", message=err.args[0] if err.args else str(err), form=found.form)
-    outcome = shape(results, job)
+    outcome = shape(results, job, limits.prefixes)
     outcome.form = found.form
     return outcome
 
 
-def shape(results, job: Job) -> Outcome:
+PREFIXED_FORMATS = ("text/turtle", "application/trig", "application/rdf+xml")
+
+
+def shape(results, job: Job, prefixes: tuple = ()) -> Outcome:
     """Cap and serialise query results (pyoxigraph's, or parsed from a remote endpoint's answer).
 
     Two caps, both signalled as truncation: job.max_rows rows, and job.max_bytes
@@ -131,10 +134,11 @@ def shape(results, job: Job) -> Outcome:
             return Outcome(kind="not-acceptable", message="no acceptable RDF format for a graph result")
         fmt = pyoxigraph.RdfFormat.from_media_type(job.graph_format)
         triples, truncated = _take(results, job, _triple_size)
-        body = pyoxigraph.serialize(triples, format=fmt) if triples else b""
+        used = _used_prefixes(triples, prefixes) if job.graph_format in PREFIXED_FORMATS else None
+        body = pyoxigraph.serialize(triples, format=fmt, prefixes=used) if triples else b""
         while job.max_bytes and len(body) > job.max_bytes and triples:
             triples, truncated = triples[:len(triples) // 2], True
-            body = pyoxigraph.serialize(triples, format=fmt) if triples else b""
+            body = pyoxigraph.serialize(triples, format=fmt, prefixes=used) if triples else b""
         return Outcome(kind="ok", body=body or b"", media_type=job.graph_format, truncated=truncated, count=len(triples))
 
     if job.results_format is None:
@@ -150,6 +154,19 @@ def shape(results, job: Job) -> Outcome:
         rows, truncated = rows[:len(rows) // 2], True
         body = _solutions(variables, rows, True, fmt)
     return Outcome(kind="ok", body=body, media_type=job.results_format, truncated=truncated, count=len(rows))
+
+
+def _used_prefixes(triples, prefixes: tuple) -> dict | None:
+    """The publication's prefixes whose namespace some IRI of the answer starts with (the writer declares them all)."""
+    iris = set()
+    for triple in triples:
+        for term in (triple.subject, triple.predicate, triple.object):
+            if type(term) is pyoxigraph.NamedNode:
+                iris.add(term.value)
+            elif type(term) is pyoxigraph.Literal:
+                iris.add(term.datatype.value)
+    used = {prefix: namespace for prefix, namespace in prefixes if any(iri.startswith(namespace) for iri in iris)}
+    return used or None
 
 
 def _solutions(variables, rows, truncated: bool, fmt) -> bytes:

@@ -154,8 +154,12 @@ def parse_store_spec(spec: str) -> tuple[str, str]:
 def worker_limits(settings, internet: bool = False):
     from .querypool import WorkerLimits
 
+    from .iris import rebase_text
+    from .vocab import PREFIXES
+
+    prefixes = tuple((prefix, rebase_text(namespace, settings.base_iri)) for prefix, namespace in PREFIXES.items())
     return WorkerLimits(service_allowlist=tuple(settings.service_allowlist), max_depth=settings.max_nesting,
-                        memory_bytes=settings.query_memory_mb * 1024 * 1024, internet=internet)
+                        memory_bytes=settings.query_memory_mb * 1024 * 1024, internet=internet, prefixes=prefixes)
 
 
 def _pool_source(spec: str, settings) -> tuple[str, str | None]:
