@@ -137,6 +137,21 @@ def test_graph_answers_use_the_publication_prefixes(client, media, parser):
     assert len(same) == len(rdflib.Graph().parse(data=plain, format="nt")) > 5
 
 
+@pytest.mark.parametrize("query,start,line,column", [
+    ("PREFIX ijdp: <https://w3id.org/ijdp/ontology#>\nSELECT * WHERE {\n  ?m ijpd:party ?p .\n}",
+     "Malformed query: undeclared prefix 'ijpd:' in 'ijpd:party' at line 3, column 6 (declared: ijdp:)", 3, 6),
+    ("SELECT * WHERE {\n  ?s ?p ?o .\n}\n?a ?b .\n", "Malformed query: unexpected '?a' at line 4, column 1", 4, 1),
+    ("SELECT * WHERE { ?s ?p ?o } LIMT 3", "Malformed query: unexpected 'LIMT' at line 1, column 29", 1, 29),
+])
+def test_syntax_errors_say_what_and_where_first(client, query, start, line, column):
+    body = problem(client.post("/sparql", data={"query": query}), 400)
+    assert body["detail"].startswith(start), body["detail"]
+    assert (body["line"], body["column"]) == (line, column)
+    first_line = body["detail"].splitlines()[0]
+    assert len(first_line) < 200 and "u{" not in first_line   # no lists of Unicode ranges up front
+    assert len(body["detail"].splitlines()) <= 3
+
+
 def test_unknown_format_parameter_is_a_400(client):
     problem(client.get("/sparql", query_string={"query": ACRONYMS, "format": "docx"}), 400)
 

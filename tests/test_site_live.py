@@ -135,6 +135,19 @@ def test_browser_runs_an_example_query_and_shows_rows(site, tmp_path):
 
 
 @browser
+def test_browser_shows_a_query_error_readably(site, tmp_path):
+    from ijdp.ui import yasgui_folder
+    if yasgui_folder() is None:
+        pytest.skip("the query editor (YASGUI) is not installed: `make ui` needs npm")
+    import urllib.parse
+    query = "PREFIX ijdp: <https://w3id.org/ijdp/ontology#>\nSELECT * WHERE { ?m ijpd:party ?p }"
+    dom = chromium(site + "?" + urllib.parse.urlencode({"query": query, "run": "1"}), tmp_path, "query-error.png")
+    shown = dom.split('class="query-problem"', 1)[1].split("</div>", 1)[0]
+    assert "Bad request (400)" in shown and "undeclared prefix 'ijpd:'" in shown and "Line 2, column" in shown
+    assert '"type":' not in dom.split('id="plain-form"')[0]   # the problem's JSON is not shown raw
+
+
+@browser
 def test_browser_draws_the_timeline(site, tmp_path):
     under_the_policy(site + "timeline")
     dom = chromium(site + "timeline", tmp_path, "timeline.png")

@@ -10,7 +10,7 @@ import json
 import pyoxigraph
 
 from .querypool import Job, Outcome, WorkerLimits
-from .sparql import query_store
+from .sparql import query_store, readable_syntax_error
 from .structure import LexicalError, analyse
 
 TRUNCATION_LINK = "https://w3id.org/ijdp/sparql#truncated"
@@ -94,7 +94,7 @@ def _refused_update(text: str, syntax_store) -> Outcome:
         try:
             syntax_store.update(text)
         except SyntaxError as err:
-            return Outcome(kind="syntax", message=err.args[0] if err.args else str(err), form="UPDATE")
+            return Outcome(kind="syntax", message=readable_syntax_error(text, err), form="UPDATE")
         except (OSError, RuntimeError, ValueError):
             pass
     return Outcome(kind="update-refused", form="UPDATE")
@@ -114,7 +114,7 @@ def run_job(store: pyoxigraph.Store, job: Job, limits: WorkerLimits = WorkerLimi
     try:
         results = query_store(store, job.query, **kwargs)
     except SyntaxError as err:
-        return Outcome(kind="syntax", message=err.args[0] if err.args else str(err), form=found.form)
+        return Outcome(kind="syntax", message=readable_syntax_error(job.query, err), form=found.form)
     outcome = shape(results, job, limits.prefixes)
     outcome.form = found.form
     return outcome

@@ -13,9 +13,22 @@ class QuerySyntaxError(IjdpError):
     """The query does not parse; the message is the parser's, with its position."""
 
 
-def parse_error_message(err: SyntaxError) -> str:
-    message = err.args[0] if err.args else str(err)
-    return f"malformed query: {message}"
+def parse_error_message(err: SyntaxError, query: str = "") -> str:
+    """One line, for the command line."""
+    return f"malformed query: {readable_syntax_error(query, err).splitlines()[0]}"
+
+
+def readable_syntax_error(text: str, err: SyntaxError) -> str:
+    """What is wrong and where, first (from the tokens); the parser's own words, shortened, after."""
+    from .structure import explain_syntax_error
+
+    engine = err.args[0] if err.args else str(err)
+    explained = explain_syntax_error(text, engine) if text else engine
+    if explained == engine:
+        return engine
+    # The parser lists every character class it would have taken: noise to a person.
+    shortened = re.sub(r",?\s*\[[^\]]*\]", "", " ".join(engine.split())).rstrip(" ,")
+    return f"{explained}\n(parser: {shortened[:200]}{'…' if len(shortened) > 200 else ''})"
 
 
 def execute(store: pyoxigraph.Store, query: str, *, union_default: bool = True,
@@ -31,7 +44,7 @@ def execute(store: pyoxigraph.Store, query: str, *, union_default: bool = True,
     try:
         return query_store(store, query, **kwargs)
     except SyntaxError as err:
-        raise QuerySyntaxError(parse_error_message(err)) from None
+        raise QuerySyntaxError(parse_error_message(err, query)) from None
     except (OSError, RuntimeError, ValueError) as err:  # evaluation errors
         raise IjdpError(f"query failed: {err}") from None
 

@@ -229,3 +229,105 @@ def _target(kind: str, value: str, prefixes: dict, base: str):
         if prefix in prefixes:
             return prefixes[prefix] + re.sub(r"\\(.)", r"\1", local)
     return None
+
+
+_ENGINE_POSITION = re.compile(r"error at (\d+):(\d+): (?:expected (?:one of )?)?(.*)", re.S)
+_WORD_EXPECTED = re.compile(r'^"[^"]+"$|^[A-Z_]+[A-Z0-9_]*$')
+
+
+def explain_syntax_error(text: str, engine_message: str) -> str:
+    """A syntax error people can act on: what is wrong and where, first; the parser's words after.
+
+    pyoxigraph reports the furthest point its parser reached and every
+    character class it would have accepted there. The tokens tell more: an
+    undeclared prefix is named with its own position, and otherwise the
+    message names the token found and the words and symbols that could come.
+    """
+    try:
+        found = list(tokens(text))
+    except LexicalError as err:
+        return str(err)
+    declared = {value[:-1] for index, (kind, value, _) in enumerate(found)
+                if kind == "name" and value.endswith(":") and index and found[index - 1][1].upper() == "PREFIX"}
+    for kind, value, offset in found:
+        if kind == "name" and ":" in value and not value.endswith(":") or (kind == "name" and value.endswith(":")
+                                                                           and not _after_prefix(found, offset)):
+            prefix = value.split(":", 1)[0]
+            if prefix != "_" and prefix not in declared and not value[0].isdigit():
+                line, column = _line_column(text, offset)
+                known = ", ".join(sorted(f"{p}:" for p in declared)) or "none"
+                return (f"undeclared prefix {prefix + ':'!r} in {value!r} at line {line}, column {column} "
+                        f"(declared: {known})")
+    match = _ENGINE_POSITION.search(engine_message)
+    if not match:
+        return engine_message
+    line, column = int(match.group(1)), int(match.group(2))
+    offset = _offset(text, line, column)
+    junk = _trailing_junk(found, len(text))
+    after = [(value, at) for _, value, at in found if at >= min(offset, junk)]
+    where = _line_column(text, after[0][1]) if after else (line, column)
+    unexpected = f"unexpected {after[0][0][:40]!r}" if after else "unexpected end of the query"
+    if junk < offset:
+        expected = "; the query ends before it (only GROUP BY, HAVING, ORDER BY, LIMIT, OFFSET or VALUES may follow)"
+    else:
+        words = [w.strip('"') for w in (part.strip() for part in match.group(3).split(",")) if _WORD_EXPECTED.match(w)]
+        expected = f"; expected {', '.join(words[:10])}" if words else ""
+    return f"{unexpected} at line {where[0]}, column {where[1]}{expected}"
+
+
+MODIFIERS = frozenset({"GROUP", "BY", "HAVING", "ORDER", "ASC", "DESC", "LIMIT", "OFFSET", "VALUES", "WHERE"})
+OPEN_ENDED = frozenset({"BY", "HAVING", "ASC", "DESC", "VALUES"})
+
+
+def _trailing_junk(found, end: int) -> int:
+    """The offset of the first token after the query's last closed group that no solution modifier allows.
+
+    The parser reports trailing text where it gave up, often a few tokens in;
+    the mistake is where the text stopped being a query.
+    """
+    depth, last_close = 0, None
+    for index, (kind, value, _) in enumerate(found):
+        if kind == "punct" and value in OPENING:
+            depth += 1
+        elif kind == "punct" and value in CLOSING and depth:
+            depth -= 1
+            if depth == 0:
+                last_close = index
+    if last_close is None:
+        return end
+    mode, depth = None, 0
+    for kind, value, at in found[last_close + 1:]:
+        upper = value.upper() if kind == "name" else value
+        if kind == "name" and upper in MODIFIERS:
+            mode = upper
+            continue
+        if kind == "punct" and value in OPENING:
+            depth += 1
+        elif kind == "punct" and value in CLOSING and depth:
+            depth -= 1
+            continue
+        if depth or mode in OPEN_ENDED or (kind == "name" and value[:1].isdigit() and mode in ("LIMIT", "OFFSET")):
+            continue
+        return at
+    return end
+
+
+def _after_prefix(found, offset) -> bool:
+    for index, (_, _, at) in enumerate(found):
+        if at == offset:
+            return index > 0 and found[index - 1][1].upper() == "PREFIX"
+    return False
+
+
+def _line_column(text: str, offset: int) -> tuple[int, int]:
+    return text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def _offset(text: str, line: int, column: int) -> int:
+    """The character offset of a 1-based line and column (the engine counts characters)."""
+    start = 0
+    for _ in range(line - 1):
+        start = text.find("\n", start) + 1
+        if start == 0:
+            return len(text)
+    return min(len(text), start + column - 1)

@@ -15,6 +15,35 @@
   config.examples.forEach(function (e) { byName[e.name] = e; });
   var start = params.get("query") || (byName[params.get("example")] || config.examples[0] || {}).text || "";
 
+  // The server's errors are problem+json: show the problem (what and where), not the raw JSON.
+  function problemRenderer(error) {
+    var text = error && (error.text || (error.response && error.response.text));
+    var problem = null;
+    try { problem = JSON.parse(text); } catch (e) { problem = null; }
+    if (!problem || !problem.detail) return Promise.resolve(undefined);
+    var box = document.createElement("div");
+    box.className = "query-problem";
+    box.setAttribute("role", "alert");
+    var title = document.createElement("strong");
+    title.textContent = (problem.title || "Error") + " (" + problem.status + ")";
+    box.appendChild(title);
+    problem.detail.split("\n").forEach(function (line) {
+      var p = document.createElement("p");
+      p.textContent = line;
+      box.appendChild(p);
+    });
+    if (problem.line) {
+      var where = document.createElement("p");
+      where.className = "muted";
+      where.textContent = "Line " + problem.line + ", column " + problem.column + " of the query.";
+      box.appendChild(where);
+    }
+    return Promise.resolve(box);
+  }
+  if (Yasgui.Yasr && Yasgui.Yasr.defaults) {
+    Yasgui.Yasr.defaults.errorRenderers = [problemRenderer].concat(Yasgui.Yasr.defaults.errorRenderers || []);
+  }
+
   var yasgui = new Yasgui(document.getElementById("yasgui"), {
     requestConfig: { endpoint: "/sparql", method: "POST",
                      acceptHeaderSelect: "application/sparql-results+json",
