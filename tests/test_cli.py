@@ -133,3 +133,39 @@ def test_bad_store_specs_get_a_clear_error(args, message):
 def test_load_without_a_build_says_to_build(tmp_path):
     result = run("load", "--store", "sparql:http://127.0.0.1:9/sparql", "--dist", str(tmp_path))
     assert result.exit_code == 2 and "ijdp build" in result.output
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml", "csv", "tsv", "table", "turtle", "nt", "jsonld", "rdfxml", "trig"])
+def test_every_query_output_ends_with_a_newline(dist, fmt):
+    form = "SELECT ?s WHERE { ?s ?p ?o } LIMIT 2" if fmt in ("json", "xml", "csv", "tsv", "table") \
+        else "CONSTRUCT WHERE { ?s ?p ?o } LIMIT 2"
+    result = run("query", "--dist", str(dist), "--format", fmt, form)
+    assert result.exit_code == 0, result.output
+    assert result.output.endswith("\n") and not result.output.endswith("\n\n")
+
+
+def test_query_reads_standard_input_with_a_dash(dist):
+    result = CliRunner().invoke(main, ["query", "--dist", str(dist), "--query", "-", "--format", "json"],
+                                input="ASK { ?s ?p ?o }")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["boolean"] is True
+
+
+def test_a_service_that_cannot_be_reached_is_a_one_line_error(dist):
+    import socket
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]        # nothing listens there once the socket is closed
+    result = run("query", "--dist", str(dist), f"SELECT * WHERE {{ SERVICE <http://127.0.0.1:{port}/sparql> {{ ?s ?p ?o }} }}")
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ijdp: query failed: "), result.output
+    assert "internal error" not in result.output
+
+
+def test_validate_lists_each_violation_once():
+    result = run("validate", str(DATA / "invalid" / "agreement-with-one-party.ttl"))
+    assert result.exit_code == 1
+    entries = result.output.split("\n- ")[1:]
+    assert entries and len(entries) == len(set(entries))
+    assert result.output.splitlines()[0] == f"SHACL: {len(entries)} violation(s)"

@@ -106,7 +106,8 @@ QUERY_FORMATS = ["json", "xml", "csv", "tsv", "table", "turtle", "nt", "jsonld",
 
 @main.command()
 @click.argument("query_text", required=False)
-@click.option("--query", "query_file", type=click.Path(dir_okay=False), help="Read the query from FILE.")
+@click.option("--query", "query_file", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Read the query from FILE (- for standard input).")
 @click.option("--data", "data_files", multiple=True, type=click.Path(dir_okay=False),
               help="Query these RDF files (default graph) instead of the project's data. Repeatable.")
 @click.option("--named", "named_files", multiple=True, metavar="NAME=FILE",
@@ -124,7 +125,9 @@ def query(query_text, query_file, data_files, named_files, fmt, dist):
     try:
         if bool(query_text) == bool(query_file):
             raise IjdpError("give a query either as an argument or with --query FILE")
-        if query_file:
+        if query_file == "-":
+            query_text = sys.stdin.read()
+        elif query_file:
             try:
                 query_text = Path(query_file).read_text(encoding="utf-8")
             except OSError as err:
@@ -145,17 +148,19 @@ def query(query_text, query_file, data_files, named_files, fmt, dist):
         results = execute(store, query_text, union_default=union)
         graph = is_graph_result(results)
         fmt = fmt or ("turtle" if graph else ("table" if sys.stdout.isatty() else "json"))
-        if fmt == "table":
-            output = (as_table(results) + "\n").encode("utf-8")
-        else:
-            if graph and fmt in ("json", "xml", "csv", "tsv"):
-                raise IjdpError(f"--format {fmt} is for SELECT/ASK results; use turtle, nt, jsonld, rdfxml, trig or nquads")
-            if not graph and fmt not in ("json", "xml", "csv", "tsv"):
-                raise IjdpError(f"--format {fmt} is for CONSTRUCT/DESCRIBE results; use json, xml, csv, tsv or table")
-            output = serialise_results(results, fmt)
+        if graph and fmt in ("json", "xml", "csv", "tsv"):
+            raise IjdpError(f"--format {fmt} is for SELECT/ASK results; use turtle, nt, jsonld, rdfxml, trig or nquads")
+        if not graph and fmt not in ("json", "xml", "csv", "tsv", "table"):
+            raise IjdpError(f"--format {fmt} is for CONSTRUCT/DESCRIBE results; use json, xml, csv, tsv or table")
+        try:
+            # Results are lazy: a SERVICE that cannot be reached fails here, while writing.
+            output = as_table(results).encode("utf-8") if fmt == "table" else serialise_results(results, fmt)
+        except (OSError, RuntimeError, ValueError) as err:
+            first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise IjdpError(f"query failed: {first_line}") from None
     except IjdpError as err:
         fail(err)
-    sys.stdout.buffer.write(output)
+    sys.stdout.buffer.write(output if output.endswith(b"\n") or not output else output + b"\n")
 
 
 @main.command()

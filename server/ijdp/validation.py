@@ -58,10 +58,10 @@ def validate(data: Graph, shapes: Graph | None = None, origins: dict | None = No
     conforms, results, _ = pyshacl.validate(
         data, shacl_graph=shapes if shapes is not None else shapes_graph(),
         inference="none", advanced=True, allow_warnings=True)
-    violations = []
+    violations, seen = [], set()
     for result in results.subjects(RDF.type, SH.ValidationResult):
         focus = results.value(result, SH.focusNode)
-        violations.append(Violation(
+        found = Violation(
             focus=str(focus),
             path=str(results.value(result, SH.resultPath) or ""),
             message=str(results.value(result, SH.resultMessage) or ""),
@@ -69,7 +69,13 @@ def validate(data: Graph, shapes: Graph | None = None, origins: dict | None = No
             source_shape=str(results.value(result, SH.sourceShape) or ""),
             value=str(results.value(result, SH.value) or ""),
             source_file=str((origins or {}).get(focus, "")),
-        ))
+        )
+        # pyshacl reports a constraint once per route to it (a shape reached by class and by
+        # target, a property shape shared by two node shapes): a reader needs it once.
+        key = (found.focus, found.path, found.message, found.value, found.severity)
+        if key not in seen:
+            seen.add(key)
+            violations.append(found)
     violations.sort(key=lambda v: (v.focus, v.path, v.message))
     return Report(conforms=bool(conforms), violations=violations, graph=results)
 
