@@ -8,9 +8,15 @@ from conftest import REPO
 
 def test_wheel_install_finds_its_own_resources(tmp_path):
     wheels, target = tmp_path / "wheels", tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                    "-w", str(wheels), str(REPO)], check=True, capture_output=True)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--no-build-isolation",
+                            "-w", str(wheels), str(REPO)], check=True, capture_output=True, text=True)
+    assert "deprecated" not in (built.stdout + built.stderr).lower()
     wheel = next(wheels.glob("ijdp-*.whl"))
+    import zipfile
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = archive.read(next(n for n in archive.namelist() if n.endswith("METADATA"))).decode()
+        assert "License-Expression: MIT AND CC-BY-4.0" in metadata
+        assert any(n.endswith("licenses/LICENSE") for n in archive.namelist())
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
                    check=True, capture_output=True)
     probe = (
