@@ -48,9 +48,11 @@ build: install java
 validate: install
 	$(BIN)/ijdp validate
 
-# The local server rewrites the published base so that its IRIs dereference here.
+# The local server publishes the IRIs of the build (https://w3id.org/ijdp/…) and serves
+# them under its own paths (/id/…, /doc/…), so queries from queries/ and the README work as they are.
+# HOST=0.0.0.0 PORT=8080 make serve to listen elsewhere.
 serve: build ui
-	$(BIN)/ijdp serve --host $(HOST) --port $(PORT) --dist $(DIST) --base-iri http://$(HOST):$(PORT)/
+	$(BIN)/ijdp serve --host $(HOST) --port $(PORT) --dist $(DIST)
 
 test: install java ui chromium
 	$(BIN)/python -m pytest -q -p no:cacheprovider

@@ -24,7 +24,7 @@ def site(dist, tmp_path_factory):
     base = f"http://127.0.0.1:{port}/"
     ijdp = Path(sys.executable).with_name("ijdp")
     log = tmp_path_factory.mktemp("site") / "server.log"
-    process = subprocess.Popen([str(ijdp), "serve", "--port", str(port), "--dist", str(dist), "--base-iri", base],
+    process = subprocess.Popen([str(ijdp), "serve", "--port", str(port), "--dist", str(dist)],
                                stdout=open(log, "wb"), stderr=subprocess.STDOUT)
     wait_healthy(base, process)
     yield base

@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask, Response, request
 
 from . import problems, resources
-from .config import Settings, from_environment
+from .config import Settings, built_base, from_environment
 
 MAX_URL_BYTES = 16 * 1024
 CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -26,6 +26,8 @@ def create_app(config: dict | None = None) -> Flask:
     """
     config = dict(config or {})
     settings: Settings = config.pop("IJDP_SETTINGS", None) or from_environment()
+    # One base everywhere: the IRIs the build wrote are the IRIs the server publishes.
+    settings = settings.with_overrides(base_iri=built_base(settings.dist_dir))
     app = Flask(__name__, template_folder=str(resources.templates_folder()))
     app.config.update(
         IJDP_SETTINGS=settings,

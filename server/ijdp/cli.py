@@ -44,7 +44,9 @@ def main():
 @main.command()
 @click.option("--out", "out_dir", default=DEFAULTS.dist_dir, show_default=True, type=click.Path(file_okay=False),
               help="Directory to write the dumps to (replaced atomically).")
-@click.option("--base-iri", default=DEFAULTS.base_iri, show_default=True, help=help_text("base_iri"))
+@click.option("--base-iri", default=DEFAULTS.base_iri, show_default=True,
+              help="Base IRI of every resource in the dumps (a mirror may build under its own); "
+                   "`ijdp serve` then publishes exactly these IRIs.")
 @click.option("--skip-reasoner", is_flag=True, help=help_text("skip_reasoner"))
 @click.option("--store", "store_spec", default=None, metavar="oxigraph:PATH",
               help="Also load the result into this on-disk store (replaced atomically), for `ijdp serve --store`.")
@@ -215,7 +217,6 @@ def link(target, target_format, min_score, out_path):
 @main.command()
 @click.option("--host", default=DEFAULTS.host, show_default=True, help=help_text("host"))
 @click.option("--port", default=DEFAULTS.port, show_default=True, type=int, help=help_text("port"))
-@click.option("--base-iri", default=None, help=help_text("base_iri") + "  [default: https://w3id.org/ijdp/]")
 @click.option("--query-timeout", default=DEFAULTS.query_timeout, show_default=True, type=float, metavar="SECONDS",
               help=help_text("query_timeout"))
 @click.option("--max-rows", default=DEFAULTS.max_rows, show_default=True, type=int, help=help_text("max_rows"))
@@ -243,16 +244,16 @@ def link(target, target_format, min_score, out_path):
 @click.option("--admin-token", default=None, envvar="IJDP_ADMIN_TOKEN", help=help_text("admin_token") + " (env IJDP_ADMIN_TOKEN)")
 @click.option("--union-default-graph/--no-union-default-graph", default=True, show_default=True,
               help=help_text("union_default_graph"))
-def serve(host, port, base_iri, query_timeout, max_rows, max_request_bytes, max_answer_bytes, threads, query_workers,
+def serve(host, port, query_timeout, max_rows, max_request_bytes, max_answer_bytes, threads, query_workers,
           max_query_workers, query_memory_mb, max_nesting, result_cache_bytes, dist, store_spec,
           service_allowlist, service_timeout, admin_token, union_default_graph):
     """Serve the SPARQL endpoint (and the rest of the site); SIGTERM finishes what is in flight, then stops."""
-    from .config import PUBLISHED_BASE, from_environment
+    from .config import built_base, from_environment
     from .serve import run
     from .store import checked_dump, dump_path, open_writable, parse_store_spec, prepare_store, store_db
 
     settings = from_environment().with_overrides(
-        host=host, port=port, base_iri=base_iri or PUBLISHED_BASE, query_timeout=query_timeout, max_rows=max_rows,
+        host=host, port=port, base_iri=built_base(dist), query_timeout=query_timeout, max_rows=max_rows,
         max_request_bytes=max_request_bytes, result_cache_bytes=result_cache_bytes, threads=threads, query_workers=query_workers, dist_dir=dist,
         max_answer_bytes=max_answer_bytes, max_query_workers=max_query_workers, query_memory_mb=query_memory_mb,
         max_nesting=max_nesting,
@@ -261,8 +262,6 @@ def serve(host, port, base_iri, query_timeout, max_rows, max_request_bytes, max_
     try:
         if store_spec:
             kind, value = parse_store_spec(store_spec)
-            if kind == "sparql" and base_iri:
-                raise IjdpError("--base-iri rewriting needs the embedded store (memory or oxigraph:PATH)")
             if kind == "memory" and dump_path(dist).exists():
                 checked_dump(dump_path(dist), dump_path(dist).read_bytes())
             store_path = f"oxigraph:{open_writable(value)}" if kind == "oxigraph" else store_spec

@@ -17,7 +17,7 @@ def _setting(default, help):
 
 @dataclass(frozen=True)
 class Settings:
-    base_iri: str = _setting(PUBLISHED_BASE, "Base IRI of every resource; the data is rewritten on the fly when it differs from the published base.")
+    base_iri: str = _setting(PUBLISHED_BASE, "Base IRI of every resource: the server publishes the IRIs its build wrote (`ijdp build --base-iri`), read from build.json.")
     dist_dir: str = _setting("dist", "Directory the build writes dumps to and the server reads them from.")
     host: str = _setting("127.0.0.1", "Interface the server listens on.")
     port: int = _setting(8000, "Port the server listens on.")
@@ -64,6 +64,17 @@ def from_environment(environ=os.environ) -> Settings:
         if raw is not None:
             values[f.name] = _coerce(f.type, raw)
     return Settings().with_overrides(**values)
+
+
+def built_base(dist_dir) -> str:
+    """The base IRI the build in dist_dir wrote its dumps with (so that server, dumps and examples agree)."""
+    import json
+    from pathlib import Path
+
+    try:
+        return json.loads((Path(dist_dir) / "build.json").read_text(encoding="utf-8")).get("base_iri") or PUBLISHED_BASE
+    except (OSError, ValueError):
+        return PUBLISHED_BASE
 
 
 def help_text(name: str) -> str:

@@ -25,7 +25,7 @@ PREFIX ijdp: <IJDP>
 CONSTRUCT {
   <R> ?p ?o . ?o skos:prefLabel ?ol . ?o rdfs:label ?orl . ?p rdfs:label ?pl .
   ?s ?q <R> . ?s skos:prefLabel ?sl . ?s rdfs:label ?srl . ?q rdfs:label ?ql .
-  ?st rdf:subject <R> ; rdf:predicate ?sp ; rdf:object ?so ; prov:wasDerivedFrom ?origin ; ijdp:derivationRule ?rule .
+  ?st rdf:subject <R> ; rdf:predicate ?sp ; rdf:object ?so ; prov:wasDerivedFrom ?origin ; <RULE> ?rule .
   ?origin oa:hasTarget ?t . ?t oa:hasSource ?src ; oa:hasSelector ?sel .
   ?sel a ?selType ; oa:exact ?exact ; oa:start ?start ; oa:end ?end .
   ?origin prov:wasDerivedFrom ?a2 . ?a2 oa:hasTarget ?t2 . ?t2 oa:hasSource ?src2 ; oa:hasSelector ?sel2 .
@@ -55,7 +55,9 @@ MONTHS = ["January", "February", "March", "April", "May", "June", "July", "Augus
 
 
 def describe_query(iri: str, ontology_namespace: str) -> str:
-    return DESCRIBE.replace("<R>", f"<{iri}>").replace("<IJDP>", f"<{ontology_namespace}>")
+    # The rule is read in the build's namespace and handed back under the one the page code knows.
+    return (DESCRIBE.replace("<R>", f"<{iri}>").replace("<IJDP>", f"<{ontology_namespace}>")
+            .replace("<RULE>", f"<{IJDP.derivationRule}>"))
 
 
 @dataclass

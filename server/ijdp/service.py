@@ -5,7 +5,8 @@ from rdflib import RDF, XSD, BNode, Graph, Literal, Namespace, URIRef
 
 from .config import Settings
 from .formats import RDF_FORMATS, RESULTS_FORMATS
-from .vocab import GRAPH_NAMES, IJDP, PREFIXES, VOID, graph_iri
+from .vocab import GRAPH_NAMES, PREFIXES, VOID, graph_iri
+from .vocab import IJDP as PUBLISHED_IJDP
 
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
 FORMATS = Namespace("http://www.w3.org/ns/formats/")
@@ -20,10 +21,15 @@ FORMAT_IRIS = {
 
 
 def service_description(endpoint_url: str, settings: Settings, void_ntriples: bytes = b"") -> Graph:
+    from .iris import rebase_text
+
+    base = settings.base_iri
+    # The build's own namespace for the ontology's terms: one base, the data's.
+    IJDP = Namespace(rebase_text(str(PUBLISHED_IJDP), base))
     g = Graph()
     g.bind("sd", SD)
     for prefix in ("void", "dcterms", "dcat", "ijdp", "xsd", "spdx", "prov", "skos"):
-        g.bind(prefix, PREFIXES[prefix])
+        g.bind(prefix, rebase_text(PREFIXES[prefix], base))
     service = URIRef(endpoint_url)
     g.add((service, RDF.type, SD.Service))
     g.add((service, SD.endpoint, service))
@@ -48,7 +54,6 @@ def service_description(endpoint_url: str, settings: Settings, void_ntriples: by
     if settings.service_allowlist:
         g.add((service, IJDP.serviceTimeout, Literal(f"PT{settings.service_timeout:g}S", datatype=XSD.dayTimeDuration)))
 
-    base = settings.base_iri
     dataset_iri = URIRef(f"{base}id/dataset/ijdp")
     dataset = BNode("dataset")
     g.add((service, SD.defaultDataset, dataset))
