@@ -148,6 +148,21 @@ def test_browser_shows_a_query_error_readably(site, tmp_path):
 
 
 @browser
+def test_browser_charts_the_answer_of_the_query_just_run(site, tmp_path):
+    from ijdp.ui import yasgui_folder
+    if yasgui_folder() is None:
+        pytest.skip("the query editor (YASGUI) is not installed: `make ui` needs npm")
+    import urllib.parse
+    query = ("PREFIX skos: <http://www.w3.org/2004/02/skos/core#>\n"
+             "SELECT ?scheme (COUNT(?concept) AS ?concepts) WHERE { ?concept skos:inScheme ?scheme } "
+             "GROUP BY ?scheme ORDER BY DESC(?concepts)")
+    dom = chromium(site + "?" + urllib.parse.urlencode({"query": query, "run": "1"}), tmp_path, "chart.png")
+    chart = dom.split('id="chart"', 1)[1].split("</svg>", 1)[0]
+    assert chart.count("<rect") >= 2, chart[:300]      # one bar per scheme of this answer
+    assert "concepts by scheme" in chart                 # the chart's label names this query's columns
+
+
+@browser
 def test_browser_draws_the_timeline(site, tmp_path):
     under_the_policy(site + "timeline")
     dom = chromium(site + "timeline", tmp_path, "timeline.png")

@@ -76,11 +76,15 @@
     yasgui.getTab().getYasqe().addPrefixes(config.prefixes);
   });
   yasgui.on("query", function (instance, t) { syncUrl(t.getQuery()); });
+  // YASGUI emits queryResponse before it hands the response to YASR, so the results
+  // are read once the current event is over, when they are this query's and not the last one's.
   yasgui.on("queryResponse", function (instance, t) {
-    var yasr = t.getYasr();
-    var results = yasr && yasr.results;
-    if (!results || !results.getBindings) return;
-    window.ijdpCharts.bars(document.getElementById("chart"), results.getVariables(), results.getBindings());
+    window.setTimeout(function () {
+      var yasr = t.getYasr();
+      var results = yasr && yasr.results;
+      if (!results || !results.getBindings) return;
+      window.ijdpCharts.bars(document.getElementById("chart"), results.getVariables(), results.getBindings());
+    }, 0);
   });
   if (params.get("run") || params.get("query")) tab.query();
 })();
