@@ -255,3 +255,28 @@ def test_example_queries_are_served(client):
     response = client.get("/queries/01-parties.rq")
     assert response.status_code == 200 and "SELECT" in response.get_data(as_text=True)
     assert client.get("/queries/nope.rq").status_code == 404
+
+
+@pytest.mark.parametrize("path,title,first", [
+    ("/.well-known/void", "The dataset, described", "dcat:distribution"),
+    ("/sparql/description", "The SPARQL service, described", "sd:resultFormat"),
+])
+def test_void_and_the_service_description_are_readable_pages_in_a_browser(client, path, title, first):
+    browser = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+    page = client.get(path, headers=browser)
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    text = page.get_data(as_text=True)
+    assert f"<h1>{title}</h1>" in text and first in text
+    assert f'href="{path}.ttl"' in text                       # the RDF, one click away
+    as_turtle = client.get(path + ".ttl")
+    assert as_turtle.status_code == 200 and as_turtle.mimetype == "text/turtle"
+    assert len(rdflib.Graph().parse(data=as_turtle.data, format="turtle")) > 10
+    # RDF clients and curl's */* still get RDF from the same address
+    for accept in ("text/turtle", "*/*"):
+        assert client.get(path, headers={"Accept": accept}).mimetype == "text/turtle"
+
+
+def test_the_navigation_void_link_opens_a_page(client):
+    home = client.get("/", headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert 'href="/.well-known/void"' in home
+    assert client.get("/.well-known/void", headers={"Accept": "text/html"}).mimetype == "text/html"

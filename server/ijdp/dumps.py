@@ -8,7 +8,7 @@ from flask import Blueprint, Response, abort, current_app, redirect, render_temp
 from rdflib import XSD, Graph, Literal, URIRef
 
 from .formats import RDF_FORMATS
-from .negotiation import negotiate
+from .negotiation import negotiate, prefers_html
 from .pages import conditional, fetch_graph, not_acceptable, rdf_body
 from .vocab import DCAT, PROV, SPDX
 
@@ -128,13 +128,31 @@ def void_graph() -> Graph:
 
 
 @bp.get("/.well-known/void")
-def void():
-    fmt = negotiate(request.accept_mimetypes, TRIPLE_FORMATS, request.args.get("format"))
-    if fmt is None:
-        return not_acceptable(TRIPLE_FORMATS)
-    body = rdf_body(Graph() + void_graph(), fmt)
-    response = Response(body, content_type=f"{fmt.media_type}; charset=utf-8")
-    return conditional(response, True)
+@bp.get("/.well-known/void.<extension>")
+def void(extension: str | None = None):
+    """The dataset's VoID and DCAT description: a page for people, RDF for machines (Accept or suffix)."""
+    from .formats import DOCUMENT_FORMATS, HTML
+    from .pages import rdf_page
+
+    if extension is not None:
+        fmt = next((f for f in DOCUMENT_FORMATS if f.extension == extension), None)
+        if fmt is None:
+            abort(404)
+    elif prefers_html(request.accept_mimetypes, TRIPLE_FORMATS) and not request.args.get("format"):
+        fmt = HTML          # a browser; RDF clients (and curl's */*) get Turtle, as VoID's well-known location promises
+    else:
+        fmt = negotiate(request.accept_mimetypes, TRIPLE_FORMATS, request.args.get("format"))
+        if fmt is None:
+            return not_acceptable(DOCUMENT_FORMATS)
+    graph = Graph() + void_graph()
+    if fmt is HTML:
+        response = rdf_page(graph, "The dataset, described", "What the publication holds and where to get it "
+                            "(VoID and DCAT): its dumps with their sizes and checksums, its SPARQL endpoint, its "
+                            "links to other datasets and how it was built.", "/.well-known/void",
+                            first=URIRef(f"{settings().base_iri}id/dataset/ijdp"))
+    else:
+        response = Response(rdf_body(graph, fmt), content_type=f"{fmt.media_type}; charset=utf-8")
+    return conditional(response, extension is None, "/.well-known/void", fmt)
 
 
 

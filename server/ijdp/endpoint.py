@@ -284,6 +284,42 @@ def service_description_or_ui() -> Response:
     return Response(body, headers={"Vary": "Accept", "Content-Type": _content_type(fmt.media_type)})
 
 
+@bp.get("/sparql/description")
+@bp.get("/sparql/description.<extension>")
+def described(extension: str | None = None):
+    """The service description as a page for people (its RDF one click away), or as RDF by Accept or suffix."""
+    from .formats import HTML
+    from .pages import conditional, rdf_page
+    from .service import ENTAILMENT, FORMATS, SD, service_description
+
+    graph = service_description(settings().base_iri + "sparql", settings(), _void_triples())
+    if extension is not None:
+        fmt = next((f for f in (HTML, *SD_FORMATS) if f.extension == extension), None)
+        if fmt is None:
+            return problem(404, f"No service description as .{extension[:20]}.", "not-found")
+    elif prefers_html(request.accept_mimetypes, SD_FORMATS):
+        fmt = HTML
+    else:
+        fmt = negotiate(request.accept_mimetypes, SD_FORMATS)
+        if fmt is None:
+            return _not_acceptable("CONSTRUCT")
+    if fmt is HTML:
+        # Only the service's own statements: the dataset's VoID has its own page.
+        own = type(graph)()
+        for s, p, o in graph:
+            if (s, None, None) in graph and not str(s).startswith(settings().base_iri + "id/"):
+                own.add((s, p, o))
+        response = rdf_page(own, "The SPARQL service, described", "What /sparql speaks and its limits "
+                            "(SPARQL 1.1 Service Description): formats, features, the row, byte, time, memory and "
+                            "nesting limits, and the dataset it serves (described on its own page).",
+                            "/sparql/description", first=next(graph.subjects(SD.endpoint, None), None),
+                            more_prefixes={"sd": str(SD), "formats": str(FORMATS), "entailment": str(ENTAILMENT)})
+    else:
+        body = graph.serialize(format=fmt.rdflib_name, encoding="utf-8")
+        response = Response(body, headers={"Content-Type": _content_type(fmt.media_type)})
+    return conditional(response, extension is None, "/sparql/description", fmt)
+
+
 def _void_triples() -> bytes:
     """The metadata graph as N-Triples, fetched once through the pool."""
     cache = current_app.extensions.setdefault("ijdp_void", {})

@@ -88,6 +88,13 @@ def add_metadata(publication: Publication) -> None:
         add((subset, DCTERMS.title, Literal(f"{name} graph", lang="en")))
         add((subset, DCTERMS.license, LICENSE))
         add((subset, VOID.triples, Literal(len(graphs[name]), datatype=XSD.integer)))
+    # The graph these statements are in: named (the service description lists it) but not counted,
+    # since its size would have to include itself.
+    about = graph_iri("metadata")
+    add((about, DCTERMS.title, Literal("metadata graph", lang="en")))
+    add((about, DCTERMS.description, Literal(
+        "The description of the dataset (VoID and DCAT): counts, dumps, linksets, the source and the build.", lang="en")))
+    add((about, DCTERMS.license, LICENSE))
 
     for fmt, filename in dump_names():
         url = URIRef(f"{PUBLISHED_BASE}dumps/latest/{filename}")

@@ -134,6 +134,52 @@ def bind_prefixes(graph: Graph) -> Graph:
     return graph
 
 
+def rdf_page(graph: Graph, title: str, intro: str, path: str, first=None, more_prefixes: dict | None = None) -> Response:
+    """Any small graph as a readable page: one table per subject (the main one first), links where they lead somewhere."""
+    from rdflib import BNode, URIRef
+
+    from .formats import RDF_FORMATS
+    from .iris import rebase_text
+    from .vocab import PREFIXES
+
+    known = {**{p: rebase_text(ns, base()) for p, ns in PREFIXES.items()}, **(more_prefixes or {})}
+    prefixes = sorted(known.items(), key=lambda item: -len(item[1]))
+    blank_names = {}
+
+    def shown(term) -> str:
+        if isinstance(term, BNode):
+            return blank_names.setdefault(term, f"(part {len(blank_names) + 1})")
+        if isinstance(term, URIRef):
+            text = str(term)
+            for prefix, namespace in prefixes:
+                if text.startswith(namespace) and len(text) > len(namespace):
+                    return f"{prefix}:{text[len(namespace):]}"
+            return text
+        return str(term)
+
+    def link(term):
+        if isinstance(term, BNode):
+            return "#" + shown(term).strip("()").replace(" ", "-")
+        if isinstance(term, URIRef) and linkable(term):
+            return local_href(str(term))
+        return None
+
+    subjects = sorted(set(graph.subjects()), key=lambda s: (s != first, isinstance(s, BNode), str(s)))
+    nodes = []
+    for subject in subjects:
+        rows = []
+        for predicate in sorted(set(graph.predicates(subject)), key=str):
+            values = sorted(graph.objects(subject, predicate), key=str)
+            rows.append({"predicate": shown(predicate), "predicate_href": link(predicate),
+                         "values": [{"shown": shown(v), "href": link(v)} for v in values]})
+        anchor = shown(subject).strip("()").replace(" ", "-") if isinstance(subject, BNode) else ""
+        nodes.append({"shown": shown(subject), "href": None if isinstance(subject, BNode) else link(subject),
+                      "anchor": anchor, "rows": rows})
+    formats = tuple(f for f in RDF_FORMATS if not f.keeps_graphs)
+    html = render_template("rdf.html", title=title, intro=intro, nodes=nodes, path=path, formats=formats)
+    return Response(html, content_type="text/html; charset=utf-8")
+
+
 def rdf_body(graph: Graph, fmt) -> bytes:
     bind_prefixes(graph)
     if fmt.name == "jsonld":
