@@ -280,3 +280,22 @@ def test_the_navigation_void_link_opens_a_page(client):
     home = client.get("/", headers={"Accept": "text/html"}).get_data(as_text=True)
     assert 'href="/.well-known/void"' in home
     assert client.get("/.well-known/void", headers={"Accept": "text/html"}).mimetype == "text/html"
+
+
+def test_codes_name_their_code_system_and_links_appear_once(client):
+    page = client.get("/doc/country/japan", headers={"Accept": "text/html"}).get_data(as_text=True)
+    for code in ("ISO 3166-1 alpha-2 code: JP", "ISO 3166-1 alpha-3 code: JPN", "ISO 3166-1 numeric code: 392"):
+        assert code in page
+    assert page.count(">http://www.wikidata.org/entity/Q17<") == 1      # listed once, in "the same thing elsewhere"
+
+
+def test_link_text_is_never_a_bare_iri_and_inverse_wording_reads_naturally(client):
+    import re
+    for path in ("/doc/country/japan", "/doc/agreement/semiconductor-supply-chain-moc-2023",
+                 "/doc/concept/facility-type/display-fab", "/doc/organization/meity"):
+        page = client.get(path, headers={"Accept": "text/html"}).get_data(as_text=True)
+        main = page.split('<h2 id="statements">', 1)[-1]
+        texts = re.findall(r'<a href="[^"]*">([^<]*)</a>', main)
+        assert texts and not [t for t in texts if re.match(r"https?://\S+#\S*$", t) or re.fullmatch(r"[0-9a-f]{16}", t)]
+        assert " of of" not in page and "is about of" not in page and "is between of" not in page
+        assert "annotated source" not in page

@@ -23,7 +23,7 @@ PREFIX prov: <http://www.w3.org/ns/prov#>
 PREFIX oa: <http://www.w3.org/ns/oa#>
 PREFIX ijdp: <IJDP>
 CONSTRUCT {
-  <R> ?p ?o . ?o skos:prefLabel ?ol . ?o rdfs:label ?orl . ?p rdfs:label ?pl .
+  <R> ?p ?o . ?o skos:prefLabel ?ol . ?o rdfs:label ?orl . ?p rdfs:label ?pl . ?dt rdfs:label ?dtl .
   ?s ?q <R> . ?s skos:prefLabel ?sl . ?s rdfs:label ?srl . ?q rdfs:label ?ql .
   ?st rdf:subject <R> ; rdf:predicate ?sp ; rdf:object ?so ; prov:wasDerivedFrom ?origin ; <RULE> ?rule .
   ?origin oa:hasTarget ?t . ?t oa:hasSource ?src ; oa:hasSelector ?sel .
@@ -33,7 +33,8 @@ CONSTRUCT {
 }
 WHERE {
   { <R> ?p ?o .
-    OPTIONAL { ?o skos:prefLabel ?ol } OPTIONAL { ?o rdfs:label ?orl } OPTIONAL { ?p rdfs:label ?pl } }
+    OPTIONAL { ?o skos:prefLabel ?ol } OPTIONAL { ?o rdfs:label ?orl } OPTIONAL { ?p rdfs:label ?pl }
+    OPTIONAL { FILTER(isLiteral(?o)) BIND(DATATYPE(?o) AS ?dt) ?dt rdfs:label ?dtl } }
   UNION
   { ?s ?q <R> . FILTER (?q NOT IN (rdf:subject, rdf:object))
     OPTIONAL { ?s skos:prefLabel ?sl } OPTIONAL { ?s rdfs:label ?srl } OPTIONAL { ?q rdfs:label ?ql } }
@@ -121,14 +122,41 @@ def shown_literal(literal: Literal) -> str:
 
 def label_of(graph: Graph, term) -> str:
     if isinstance(term, Literal):
-        return shown_literal(term)
+        code_system = _label(graph, term.datatype) if term.datatype is not None and \
+            not str(term.datatype).startswith(str(XSD)) else None
+        # "ISO 3166-1 alpha-3 code: JPN", not a bare "JPN" beside two other bare codes
+        return f"{code_system}: {shown_literal(term)}" if code_system else shown_literal(term)
+    return _label(graph, term) or readable_name(str(term))
+
+
+def _label(graph: Graph, term) -> str | None:
     for predicate in LABEL_PREDICATES:
         values = list(graph.objects(term, predicate))
         english = [v for v in values if getattr(v, "language", None) in ("en", None)]
         if english:
             return str(sorted(english)[0])
-    text = str(term)
-    return re.split(r"[/#]", text.rstrip("/"))[-1] or text
+    return None
+
+
+def readable_name(iri: str) -> str:
+    """A name for an IRI nothing labels: its last non-empty segment, never the bare IRI."""
+    segments = [part for part in re.split(r"[/#]", iri) if part and part not in ("http:", "https:")]
+    if not segments:
+        return iri
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", segments[-1]).replace("-", " ").replace("_", " ").lower()
+
+
+PREPOSITIONS = frozenset({"about", "on", "of", "by", "in", "to", "for", "from", "with", "under", "during", "at",
+                          "into", "between", "within"})
+
+
+def inverse_phrase(label: str) -> str:
+    """How the incoming side of a property reads: "about this", "based on this", "is party of"."""
+    words = label.lower().split()
+    verb_first = bool(words) and (words[0].endswith(("ed", "s")) and not words[0].endswith("ss"))
+    if words and (words[-1] in PREPOSITIONS or verb_first):
+        return f"{label} this"          # "based on this", "has top concept this", "supports facility type this"
+    return f"is {label} of"             # "is party of", "is spatial coverage of"
 
 
 def _quotes(graph: Graph, origin) -> list:
@@ -168,7 +196,10 @@ def build_view(iri: str, graph: Graph) -> ResourceView | None:
     links_out = []
     for predicate, obj in graph.predicate_objects(resource):
         if predicate in LINK_PREDICATES:
-            links_out.append(Value(obj, str(obj)))
+            # The same thing elsewhere: listed once, in its own section, not again as a statement.
+            if all(value.term != obj for value in links_out):
+                links_out.append(Value(obj, str(obj)))
+            continue
         quotes, rule, behind = _provenance(graph, resource, predicate, obj)
         groups.setdefault(predicate, []).append(Value(obj, label_of(graph, obj), quotes, rule, behind))
     statements = [Group(p, label_of(graph, p), sorted(values, key=lambda v: v.label.lower()))
@@ -176,10 +207,13 @@ def build_view(iri: str, graph: Graph) -> ResourceView | None:
     statements.sort(key=lambda g: (g.predicate not in LABEL_PREDICATES, g.label.lower()))
     incoming: dict = {}
     for subject, predicate in graph.subject_predicates(resource):
-        if predicate in (RDF.subject, RDF.object):
+        # The provenance machinery (statements, annotations, mapping axioms) is shown as quotes beside
+        # each fact and as the links section, not as nameless nodes that "link here".
+        if predicate in (RDF.subject, RDF.object, OWL.annotatedSource, OWL.annotatedTarget) \
+                or str(predicate).startswith((str(OA), str(PROV))):
             continue
         incoming.setdefault(predicate, []).append(Value(subject, label_of(graph, subject)))
-    incoming_groups = sorted((Group(p, label_of(graph, p), sorted(v, key=lambda x: x.label.lower()))
+    incoming_groups = sorted((Group(p, inverse_phrase(label_of(graph, p)), sorted(v, key=lambda x: x.label.lower()))
                               for p, v in incoming.items()), key=lambda g: g.label.lower())
     description = next((str(graph.value(resource, p)) for p in (DCTERMS.description, SKOS.definition, RDFS.comment)
                         if graph.value(resource, p) is not None), "")
