@@ -299,3 +299,25 @@ def test_link_text_is_never_a_bare_iri_and_inverse_wording_reads_naturally(clien
         assert texts and not [t for t in texts if re.match(r"https?://\S+#\S*$", t) or re.fullmatch(r"[0-9a-f]{16}", t)]
         assert " of of" not in page and "is about of" not in page and "is between of" not in page
         assert "annotated source" not in page
+
+
+@pytest.mark.parametrize("path", ["/doc/dataset/ijdp", "/doc/document/press-release"])
+def test_the_dataset_and_the_source_say_how_to_cite_the_publication(client, dist, path):
+    import html
+    build = json.loads((dist / "build.json").read_text())
+    page = client.get(path, headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert "How to cite" in page
+    bibtex = html.unescape(page.split('<pre id="citation-bibtex">', 1)[1].split("</pre>", 1)[0])
+    assert bibtex.startswith("@dataset{") and f"version = {{{build['version']}}}" in bibtex
+    assert "url = {https://w3id.org/ijdp/id/dataset/ijdp}" in bibtex and "CC BY 4.0" in bibtex
+    csl = json.loads(html.unescape(page.split('<pre id="citation-csl">', 1)[1].split("</pre>", 1)[0]))
+    item = csl[0]
+    assert item["type"] == "dataset" and item["version"] == build["version"]
+    assert item["URL"] == "https://w3id.org/ijdp/id/dataset/ijdp"
+    assert item["issued"]["date-parts"][0] == [int(p) for p in build["built_at"][:10].split("-")]
+    assert client.get("/citation.bib").get_data(as_text=True) == bibtex
+    assert json.loads(client.get("/citation.json").data) == csl
+
+
+def test_other_pages_carry_no_citation_block(client):
+    assert "How to cite" not in client.get("/doc/country/japan", headers={"Accept": "text/html"}).get_data(as_text=True)

@@ -231,11 +231,32 @@ def document(rest: str):
     fmt = choose(fixed)
     if fmt is None:
         return not_acceptable()
+    # The dataset and the source document say how to cite the publication.
+    cite = current_citation() if rest in CITED else None
     return respond_rdf_or_html(graph, fmt, f"/doc/{rest}", fixed is None, lambda: render_template(
         "resource.html", view=view, href=local_href, shown=shown_literal, jsonld=embedded_jsonld(graph),
         query_link="/sparql?query=" + quote(f"DESCRIBE <{iri}>"),
         select_link="/sparql?query=" + quote(f"SELECT ?p ?o WHERE {{ <{iri}> ?p ?o }}"),
-        document_path=f"/doc/{rest}", formats=DOCUMENT_FORMATS))
+        document_path=f"/doc/{rest}", formats=DOCUMENT_FORMATS, citation=cite))
+
+
+CITED = ("dataset/ijdp", "document/press-release")
+
+
+def current_citation():
+    from .citation import citation
+    from .dumps import build_info
+    return citation(base(), build_info())
+
+
+@bp.get("/citation.bib")
+def citation_bibtex():
+    return Response(current_citation().bibtex(), content_type="application/x-bibtex; charset=utf-8")
+
+
+@bp.get("/citation.json")
+def citation_csl():
+    return Response(current_citation().csl_json(), content_type="application/vnd.citationstyles.csl+json")
 
 
 @bp.get("/graph/<name>")
