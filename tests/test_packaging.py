@@ -32,3 +32,54 @@ def test_wheel_install_finds_its_own_resources(tmp_path):
     ontologies, shapes, queries = map(int, out[1].split())
     assert ontologies >= 1 and shapes >= 1 and queries >= 15
     assert int(out[2]) > 100
+
+
+def test_pip_install_then_ijdp_serve_in_a_fresh_venv_without_java(tmp_path):
+    """`pip install . && ijdp serve`: no dist/, no Java, a fresh virtual environment; it builds and serves."""
+    import json
+    import site
+    import socket
+    import time
+    import urllib.parse
+    import urllib.request
+    import venv
+
+    fresh = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=False).create(fresh)
+    packages = next((fresh / "lib").glob("python3*/site-packages"))
+    # The dependencies come from the project's environment (no downloads in a test); ijdp itself is installed.
+    (packages / "dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    python = fresh / "bin" / "python"
+    installed = subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                                str(REPO)], capture_output=True, text=True, timeout=300)
+    assert installed.returncode == 0, installed.stderr
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    env = {"PATH": str(fresh / "bin"), "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+           "LANG": "C.UTF-8"}
+    server = subprocess.Popen([str(fresh / "bin" / "ijdp"), "serve", "--port", str(port)], cwd=work, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            assert server.poll() is None, server.stderr.read()
+            try:
+                with urllib.request.urlopen(base + "healthz", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.5)
+        query = urllib.parse.urlencode({"query": "ASK { <https://w3id.org/ijdp/id/country/japan> ?p ?o }"})
+        with urllib.request.urlopen(base + "sparql?" + query, timeout=10) as response:
+            assert json.loads(response.read())["boolean"] is True
+    finally:
+        server.terminate()
+        _, errors = server.communicate(timeout=30)
+    said = [line for line in errors.splitlines() if line.startswith("ijdp: no build in dist/")]
+    assert len(said) == 1, errors
+    assert "built now into" in said[0] and "OWL reasoner skipped: no Java runtime" in said[0]
+    assert "Traceback" not in errors

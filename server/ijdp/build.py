@@ -59,6 +59,29 @@ def _bind(graph) -> None:
         graph.bind(prefix, namespace, override=True, replace=True)
 
 
+def shipped_build(cache_root=None, log=lambda message: None) -> tuple[Path, str]:
+    """A build of the publication this package ships, made once into a cache folder.
+
+    For `pip install . && ijdp serve` with no dist/: the folder is named by the
+    package version and the inputs' digest, so a new release builds afresh.
+    Without a Java runtime the OWL reasoner is skipped, with a warning.
+    (folder, what was done, for one line to the user).
+    """
+    from .metadata import inputs_digest
+    from .reasoning import java_available
+
+    root = Path(cache_root or os.environ.get("IJDP_CACHE_DIR")
+                or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ijdp")
+    target = root / f"{__version__}-{inputs_digest()[:12]}"
+    if (target / "build.json").exists():
+        return target, f"serving the shipped publication, built earlier into {target}"
+    skip = not java_available()
+    publication, report = build_publication(skip_reasoner=skip, log=log)
+    write_dumps(publication, report, target)
+    note = " (OWL reasoner skipped: no Java runtime)" if skip else ""
+    return target, f"serving the shipped publication, built now into {target}{note}"
+
+
 def _sorted_lines(text: str) -> bytes:
     lines = sorted({line for line in text.splitlines() if line.strip()})
     return ("\n".join(lines) + "\n").encode("utf-8")

@@ -252,6 +252,15 @@ def serve(host, port, query_timeout, max_rows, max_request_bytes, max_answer_byt
     from .serve import run
     from .store import checked_dump, dump_path, open_writable, parse_store_spec, prepare_store, store_db
 
+    if not store_spec and dist == DEFAULTS.dist_dir and not dump_path(dist).exists():
+        # Like Datasette, serve what was installed: the package carries the publication's sources.
+        from .build import shipped_build
+        try:
+            folder, done = shipped_build()
+        except IjdpError as err:
+            fail(err)
+        click.echo(f"ijdp: no build in {dist}/: {done}", err=True)
+        dist = str(folder)
     settings = from_environment().with_overrides(
         host=host, port=port, base_iri=built_base(dist), query_timeout=query_timeout, max_rows=max_rows,
         max_request_bytes=max_request_bytes, result_cache_bytes=result_cache_bytes, threads=threads, query_workers=query_workers, dist_dir=dist,
