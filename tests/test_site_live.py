@@ -163,6 +163,17 @@ def test_browser_charts_the_answer_of_the_query_just_run(site, tmp_path):
 
 
 @browser
+def test_browser_browses_and_searches_without_sparql(site, tmp_path):
+    under_the_policy(site + "browse")
+    classes = chromium(site + "browse", tmp_path, "browse.png")
+    assert "Everything, by class" in classes and "facility type</a> (8)" in classes
+    found = chromium(site + "browse?q=display+fab", tmp_path, "search.png")
+    results = found.split('class="results"', 1)[1]
+    assert results.index("<mark>Display</mark> <mark>fab</mark>") < results.index("</li>")   # ranked first
+    assert "facility type (8)" in found
+
+
+@browser
 def test_browser_draws_the_timeline(site, tmp_path):
     under_the_policy(site + "timeline")
     dom = chromium(site + "timeline", tmp_path, "timeline.png")

@@ -48,7 +48,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.config["IJDP_STORE_SPEC"] = spec
     app.extensions["ijdp_pool"], app.config["IJDP_STORE"] = open_backend(spec, settings)
 
-    from . import dumps, endpoint, pages, ui
+    from . import browse, dumps, endpoint, pages, ui
+    app.register_blueprint(browse.bp)
     app.register_blueprint(endpoint.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(dumps.bp)
