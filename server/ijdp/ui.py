@@ -52,10 +52,19 @@ def home():
     return query_page()
 
 
+def cytoscape_folder() -> Path | None:
+    """Cytoscape.js's build (the graph view's layout and drawing), installed by `make ui`; None when missing."""
+    folder = resources.CHECKOUT / "ui" / "node_modules" / "cytoscape" / "dist"
+    return folder if (folder / CYTOSCAPE_FILE).is_file() else None
+
+
+CYTOSCAPE_FILE = "cytoscape.min.js"
+
+
 @bp.get("/ui/vendor/<name>")
 def vendor(name: str):
-    folder = yasgui_folder()
-    if folder is None or name not in YASGUI_FILES:
+    folder = yasgui_folder() if name in YASGUI_FILES else cytoscape_folder() if name == CYTOSCAPE_FILE else None
+    if folder is None:
         abort(404)
     return send_from_directory(folder, name, max_age=86400)
 
@@ -99,4 +108,5 @@ def timeline():
 
 @bp.get("/graph-view")
 def graph_view():
-    return render_template("graph.html", rows=select_rows("20-moc-neighbourhood"), query_name="20-moc-neighbourhood")
+    return render_template("graph.html", rows=select_rows("20-moc-neighbourhood"), query_name="20-moc-neighbourhood",
+                           cytoscape=cytoscape_folder() is not None)

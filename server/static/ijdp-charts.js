@@ -85,34 +85,86 @@
   }
 
   // Graph: the centre node with its neighbours on a circle.
+  // The neighbourhood graph, laid out and drawn by Cytoscape.js (served by this server, installed by
+  // `make ui`): labels wrap at word boundaries inside their nodes, edges carry arrowheads and their
+  // labels a background, and the drawing is fitted to the box. Without it the table below stands alone.
   function graph(container, bindings, centre) {
-    container.textContent = "";
-    var nodes = {}, order = [];
-    function add(iri, label) { if (!nodes[iri]) { nodes[iri] = { iri: iri, label: label }; order.push(iri); } }
-    bindings.forEach(function (b) { add(value(b, "from"), value(b, "fromLabel")); add(value(b, "to"), value(b, "toLabel")); });
-    var size = 900, c = size / 2, radius = 330;
-    var others = order.filter(function (iri) { return iri !== centre; });
-    var pos = {}; pos[centre] = [c, c];
-    others.forEach(function (iri, i) {
-      var a = 2 * Math.PI * i / others.length - Math.PI / 2;
-      pos[iri] = [c + radius * Math.cos(a), c + radius * Math.sin(a)];
-    });
-    var svg = el("svg", { viewBox: "0 0 " + size + " " + size, width: "100%", role: "img", id: "graph-svg",
-                          "aria-label": "The MoC and the things it is linked to" });
+    if (typeof window.cytoscape !== "function") { container.hidden = true; return; }
+    var elements = [], seen = {};
+    function add(iri, label) {
+      if (seen[iri]) return;
+      seen[iri] = true;
+      elements.push({ data: { id: iri, label: label, centre: iri === centre ? 1 : 0 } });
+    }
+    // Relations between the same two things share one edge and one label ("signing · in force from"),
+    // so parallel edges never stack their labels on each other.
+    var edges = {}, edgeOrder = [];
     bindings.forEach(function (b) {
-      var p = pos[value(b, "from")], q = pos[value(b, "to")];
-      svg.appendChild(el("line", { x1: p[0], y1: p[1], x2: q[0], y2: q[1], stroke: "#9aa4b1" }));
-      svg.appendChild(el("text", { x: (p[0] + q[0]) / 2, y: (p[1] + q[1]) / 2, "font-size": 11, fill: "#4a4a4a", "text-anchor": "middle" },
-                         value(b, "relation")));
+      add(value(b, "from"), value(b, "fromLabel"));
+      add(value(b, "to"), value(b, "toLabel"));
+      var key = value(b, "from") + " " + value(b, "to");
+      if (!edges[key]) { edges[key] = { source: value(b, "from"), target: value(b, "to"), labels: [] }; edgeOrder.push(key); }
+      if (edges[key].labels.indexOf(value(b, "relation")) < 0) edges[key].labels.push(value(b, "relation"));
     });
-    order.forEach(function (iri) {
-      var p = pos[iri], link = el("a", { href: iri.indexOf(location.origin) === 0 ? iri.slice(location.origin.length)
-                                                : linkable(iri) ? iri : "#" });
-      link.appendChild(el("circle", { cx: p[0], cy: p[1], r: iri === centre ? 14 : 9, fill: iri === centre ? "#b35c00" : "#0b57a4", "class": "node" }));
-      link.appendChild(el("text", { x: p[0], y: p[1] + 26, "font-size": 12, "text-anchor": "middle" }, nodes[iri].label.slice(0, 48)));
-      svg.appendChild(link);
+    edgeOrder.forEach(function (key, i) {
+      var e = edges[key];
+      elements.push({ data: { id: "edge-" + i, source: e.source, target: e.target, label: e.labels.join(" · ") } });
     });
-    container.appendChild(svg);
+    var cy = window.cytoscape({
+      container: container, elements: elements, userZoomingEnabled: true, boxSelectionEnabled: false,
+      style: [
+        { selector: "node", style: { "shape": "round-rectangle", "background-color": "#e8f0fb", "border-color": "#0b57a4",
+          "border-width": 1, "label": "data(label)", "text-wrap": "wrap", "text-max-width": 150, "font-size": 11,
+          "text-valign": "center", "text-halign": "center", "width": "label", "height": "label", "padding": 8,
+          "color": "#1a1a1a" } },
+        { selector: "node[centre = 1]", style: { "background-color": "#fff1de", "border-color": "#b35c00", "border-width": 2 } },
+        { selector: "edge", style: { "curve-style": "bezier", "width": 1.2, "line-color": "#7d8896",
+          "target-arrow-shape": "triangle", "target-arrow-color": "#7d8896", "arrow-scale": 1.1,
+          "label": "data(label)", "font-size": 9, "color": "#4a4a4a", "text-rotation": "autorotate",
+          "text-background-color": "#ffffff", "text-background-opacity": 1, "text-background-padding": 2 } }
+      ],
+      layout: { name: "cose", animate: false, randomize: false, nodeDimensionsIncludeLabels: true,
+                idealEdgeLength: function () { return 140; }, nodeRepulsion: function () { return 600000; },
+                edgeElasticity: function () { return 60; }, gravity: 0.25, numIter: 2500, padding: 24 }
+    });
+    cy.fit(undefined, 24);
+    cy.on("tap", "node", function (event) {
+      var iri = event.target.id();
+      window.location.href = iri.indexOf(location.origin) === 0 ? iri.slice(location.origin.length)
+        : linkable(iri) ? localPath(iri) : "#";
+    });
+    describeLayout(container, cy);
+  }
+
+  // IRIs of the publication open their page on this server (the pages serve /id/… for the base's IRIs).
+  function localPath(iri) {
+    var at = iri.indexOf("/id/");
+    return at >= 0 ? iri.slice(at) : iri;
+  }
+
+  // What was drawn, as attributes the tests (and curious readers) can check: counts, arrowheads,
+  // anything outside the box, overlapping edge labels.
+  function describeLayout(container, cy) {
+    var width = container.clientWidth, height = container.clientHeight, clipped = 0, overlaps = 0;
+    cy.nodes().forEach(function (n) {
+      var box = n.renderedBoundingBox({ includeLabels: true });
+      if (box.x1 < 0 || box.y1 < 0 || box.x2 > width || box.y2 > height) clipped += 1;
+    });
+    var labels = cy.edges().map(function (e) {
+      return e.renderedBoundingBox({ includeNodes: false, includeEdges: false, includeLabels: true });
+    });
+    for (var i = 0; i < labels.length; i++) {
+      for (var j = i + 1; j < labels.length; j++) {
+        var a = labels[i], b = labels[j];
+        if (a.w && b.w && a.x1 < b.x2 && b.x1 < a.x2 && a.y1 < b.y2 && b.y1 < a.y2) overlaps += 1;
+      }
+    }
+    container.setAttribute("data-nodes", cy.nodes().length);
+    container.setAttribute("data-edges", cy.edges().length);
+    container.setAttribute("data-arrows", cy.edges().filter(function (e) {
+      return e.style("target-arrow-shape") === "triangle"; }).length);
+    container.setAttribute("data-clipped", clipped);
+    container.setAttribute("data-label-overlaps", overlaps);
   }
 
   // Only these schemes become links; anything else from the data (javascript:, data:…) stays inert.
