@@ -41,7 +41,7 @@ def main() -> None:
     normal = [e.text for e in examples()]
     port = free_port()
     server = subprocess.Popen([str(Path(sys.executable).with_name("ijdp")), "serve", "--port", str(port),
-                               "--dist", args.dist, "--query-timeout", "3", "--workers", "2", "--query-workers", "3",
+                               "--dist", args.dist, "--query-timeout", "3", "--query-workers", "6",
                                "--result-cache-bytes", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     counts = collections.Counter()
     lock = threading.Lock()
