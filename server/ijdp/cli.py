@@ -103,6 +103,28 @@ def validate(files, fmt):
     sys.exit(0 if report.conforms else 1)
 
 
+@main.command()
+@click.option("--source", "source", default=None, metavar="SLUG",
+              help="The source to report on (default: every source; today there is one).")
+@click.option("--format", "fmt", type=click.Choice(["text", "html", "json"]), default="text", show_default=True)
+def coverage(source, fmt):
+    """Every sentence of the sources: covered by a fact's quote, excluded with a reason, or uncovered (exit 1)."""
+    from . import resources
+    from .coverage import publication_coverage, standalone_html
+    from .knowledge import assemble
+
+    try:
+        slug = Path(resources.SOURCE_SNAPSHOT).stem
+        if source not in (None, slug, resources.SOURCE_SNAPSHOT):
+            raise IjdpError(f"no source {source!r}: the sources are {slug}")
+        report = publication_coverage(assemble().graphs["provenance"])
+    except IjdpError as err:
+        fail(err)
+    click.echo({"text": report.as_text, "json": report.as_json,
+                "html": lambda: standalone_html(report)}[fmt](), nl=False)
+    sys.exit(0 if report.complete else 1)
+
+
 QUERY_FORMATS = ["json", "xml", "csv", "tsv", "table", "turtle", "nt", "jsonld", "rdfxml", "trig", "nquads"]
 
 

@@ -237,7 +237,8 @@ def document(rest: str):
         "resource.html", view=view, href=local_href, shown=shown_literal, jsonld=embedded_jsonld(graph),
         query_link="/sparql?query=" + quote(f"DESCRIBE <{iri}>"),
         select_link="/sparql?query=" + quote(f"SELECT ?p ?o WHERE {{ <{iri}> ?p ?o }}"),
-        document_path=f"/doc/{rest}", formats=DOCUMENT_FORMATS, citation=cite))
+        document_path=f"/doc/{rest}", formats=DOCUMENT_FORMATS, citation=cite,
+        coverage_link=f"/source/{resources.SOURCE_SNAPSHOT}/coverage" if rest == "document/press-release" else None))
 
 
 CITED = ("dataset/ijdp", "document/press-release")
@@ -345,6 +346,27 @@ def shapes_report():
     if not report.exists():
         abort(404, description="No validation report: run `ijdp build`.")
     return conditional(Response(report.read_bytes(), content_type="text/turtle; charset=utf-8"), False)
+
+
+@bp.get("/source/<name>/coverage")
+@bp.get("/source/<name>/coverage.json")
+def source_coverage(name: str):
+    """Which sentences of the source the data covers, shaded, each covered one linked to its facts."""
+    from .coverage import facts_query, publication_coverage
+
+    if name != resources.SOURCE_SNAPSHOT:
+        abort(404)
+    provenance = fetch_graph(
+        "PREFIX oa: <http://www.w3.org/ns/oa#>\n"
+        "CONSTRUCT { ?selector a oa:TextPositionSelector ; oa:start ?start ; oa:end ?end . "
+        "?target oa:hasSelector ?selector ; oa:hasSource ?source } "
+        f"WHERE {{ GRAPH <{base()}graph/provenance> {{ ?selector a oa:TextPositionSelector ; oa:start ?start ; "
+        "oa:end ?end . ?target oa:hasSelector ?selector ; oa:hasSource ?source } }")
+    report = publication_coverage(provenance, base())
+    if request.path.endswith(".json"):
+        return Response(report.as_json(), content_type="application/json")
+    fragment = report.as_html_fragment(lambda start, end: "/sparql?query=" + quote(facts_query(start, end)))
+    return render_template("coverage.html", report=report, fragment=fragment, name=name)
 
 
 @bp.get("/source/<name>")
