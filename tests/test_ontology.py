@@ -1,4 +1,5 @@
 """The ontology header, and a label, a definition and an alignment for every local term."""
+import rdflib
 from rdflib import OWL, RDF, RDFS, SKOS, URIRef
 from rdflib.namespace import DCTERMS
 
@@ -45,3 +46,16 @@ def test_every_term_the_data_uses_is_declared(publication):
     facts = publication.graphs["facts"]
     used = set(facts.predicates()) | set(facts.objects(None, RDF.type))
     assert used - declared - {RDF.type} == set()
+
+
+def test_one_alternative_label_names_one_thing(publication):
+    """"MoC" is the instance's alternative label (the source's own acronym), not also the class's."""
+    skos = rdflib.Namespace("http://www.w3.org/2004/02/skos/core#")
+    named = {s for graph in publication.graphs.values() for s in graph.subjects(skos.altLabel, rdflib.Literal("MoC", lang="en"))}
+    assert named == {rdflib.URIRef("https://w3id.org/ijdp/id/agreement/semiconductor-supply-chain-moc-2023")}
+
+
+def test_partners_are_not_spatial_coverage(publication):
+    between = rdflib.URIRef("https://w3id.org/ijdp/ontology#between")
+    parents = set(publication.graphs["ontology"].objects(between, rdflib.RDFS.subPropertyOf))
+    assert rdflib.URIRef("http://purl.org/dc/terms/spatial") not in parents and parents
