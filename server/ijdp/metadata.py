@@ -26,6 +26,7 @@ LINK_TARGETS = {
     "geonames": ("GeoNames", "https://sws.geonames.org/"),
     "eu-authority": ("EU Publications Office authority tables", "http://publications.europa.eu/resource/authority/"),
     "dbpedia": ("DBpedia", "http://dbpedia.org/"),
+    "gbizinfo": ("gBizINFO, Japan's corporate data", "http://hojin-info.go.jp/data/basic/"),
 }
 
 
