@@ -59,3 +59,13 @@ def test_partners_are_not_spatial_coverage(publication):
     between = rdflib.URIRef("https://w3id.org/ijdp/ontology#between")
     parents = set(publication.graphs["ontology"].objects(between, rdflib.RDFS.subPropertyOf))
     assert rdflib.URIRef("http://purl.org/dc/terms/spatial") not in parents and parents
+
+
+def test_support_types_have_their_own_class(publication):
+    """As cooperation modes and facility types do: the range of ijdp:supportType is a class of concepts."""
+    ijdp = rdflib.Namespace("https://w3id.org/ijdp/ontology#")
+    ontology = publication.graphs["ontology"]
+    assert set(ontology.objects(ijdp.supportType, RDFS.range)) == {ijdp.SupportType}
+    assert (ijdp.SupportType, RDFS.subClassOf, SKOS.Concept) in ontology
+    fiscal = rdflib.URIRef("https://w3id.org/ijdp/id/concept/support-type/fiscal-support")
+    assert (fiscal, RDF.type, ijdp.SupportType) in publication.graphs["facts"]
