@@ -69,3 +69,9 @@ def test_support_types_have_their_own_class(publication):
     assert (ijdp.SupportType, RDFS.subClassOf, SKOS.Concept) in ontology
     fiscal = rdflib.URIRef("https://w3id.org/ijdp/id/concept/support-type/fiscal-support")
     assert (fiscal, RDF.type, ijdp.SupportType) in publication.graphs["facts"]
+
+
+def test_the_chair_is_the_head_not_merely_a_member(publication):
+    ijdp = rdflib.Namespace("https://w3id.org/ijdp/ontology#")
+    org = rdflib.Namespace("http://www.w3.org/ns/org#")
+    assert (ijdp.chairedBy, OWL.inverseOf, org.headOf) in publication.graphs["ontology"]
