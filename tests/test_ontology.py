@@ -1,4 +1,5 @@
 """The ontology header, and a label, a definition and an alignment for every local term."""
+import pytest
 import rdflib
 from rdflib import OWL, RDF, RDFS, SKOS, URIRef
 from rdflib.namespace import DCTERMS
@@ -75,3 +76,20 @@ def test_the_chair_is_the_head_not_merely_a_member(publication):
     ijdp = rdflib.Namespace("https://w3id.org/ijdp/ontology#")
     org = rdflib.Namespace("http://www.w3.org/ns/org#")
     assert (ijdp.chairedBy, OWL.inverseOf, org.headOf) in publication.graphs["ontology"]
+
+
+@pytest.mark.parametrize("term", ["http://www.w3.org/2006/time#hasXSDDuration",
+                                  "http://www.w3.org/2006/time#inXSDgYearMonth", "http://xmlns.com/foaf/0.1/name"])
+def test_datatype_properties_are_declared_as_their_vocabularies_declare_them(publication, term):
+    ontology = publication.graphs["ontology"]
+    assert (rdflib.URIRef(term), RDF.type, OWL.DatatypeProperty) in ontology
+    assert (rdflib.URIRef(term), RDF.type, OWL.AnnotationProperty) not in ontology
+
+
+def test_the_reasoner_sees_no_value_outside_the_owl2_datatype_map(publication):
+    from ijdp.build import OUTSIDE_OWL2_DATATYPES, reasoner_input
+    graph = reasoner_input(publication)
+    assert not [o for o in graph.objects() if isinstance(o, rdflib.Literal) and o.datatype in OUTSIDE_OWL2_DATATYPES]
+    # while the facts keep them
+    assert [o for o in publication.graphs["facts"].objects() if isinstance(o, rdflib.Literal)
+            and o.datatype in OUTSIDE_OWL2_DATATYPES]

@@ -10,7 +10,7 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from rdflib import Dataset, Graph
+from rdflib import XSD, Dataset, Graph, Literal
 
 from . import __version__
 from .config import PUBLISHED_BASE
@@ -26,13 +26,27 @@ from .vocab import GRAPH_NAMES, PREFIXES, graph_iri
 REASONED_GRAPHS = ("ontology", "facts", "derived")
 
 
+# XSD types outside the OWL 2 datatype map: HermiT refuses literals of these types outright.
+OUTSIDE_OWL2_DATATYPES = frozenset(XSD[name] for name in (
+    "gYearMonth", "gYear", "gMonth", "gDay", "gMonthDay", "duration", "yearMonthDuration", "dayTimeDuration",
+    "date", "time"))
+
+
 def reasoner_input(publication: Publication) -> Graph:
-    """Ontology, facts, derived statements and the identity links themselves (not their SSSOM metadata)."""
+    """Ontology, facts, derived statements and the identity links themselves (not their SSSOM metadata).
+
+    Statements whose value has a datatype outside the OWL 2 datatype map (the MoC's
+    July 2023, its five-year term) are left out: OWL-Time declares time:inXSDgYearMonth
+    and time:hasXSDDuration as datatype properties, as the ontology now does too, and
+    HermiT can neither read nor reason over such values.
+    """
     from .links import MAPPING_PREDICATES
     graph = publication.merged(REASONED_GRAPHS)
     for triple in publication.graphs["links"]:
         if triple[1] in MAPPING_PREDICATES:
             graph.add(triple)
+    for triple in [t for t in graph if isinstance(t[2], Literal) and t[2].datatype in OUTSIDE_OWL2_DATATYPES]:
+        graph.remove(triple)
     return graph
 
 
