@@ -321,3 +321,11 @@ def test_the_dataset_and_the_source_say_how_to_cite_the_publication(client, dist
 
 def test_other_pages_carry_no_citation_block(client):
     assert "How to cite" not in client.get("/doc/country/japan", headers={"Accept": "text/html"}).get_data(as_text=True)
+
+
+def test_the_source_is_called_what_it_is_a_news_article(client, publication):
+    meta = publication.graphs["metadata"]
+    texts = " ".join(str(o) for o in meta.objects() if isinstance(o, rdflib.Literal))
+    assert "the press release as published" not in texts and "news article" in texts
+    page = client.get("/", headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert ">the press release</a>" not in page and ">a news article</a>" in page

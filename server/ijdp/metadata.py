@@ -65,8 +65,9 @@ def add_metadata(publication: Publication) -> None:
     add((DATASET, RDF.type, DCAT.Dataset))
     add((DATASET, DCTERMS.title, Literal("India-Japan semiconductor supply chain MoC as linked data", lang="en")))
     add((DATASET, DCTERMS.description, Literal(
-        "Every fact of the July 2023 press release on the Memorandum of Cooperation between India's MeitY and "
-        "Japan's METI on a Japan-India Semiconductor Supply Chain Partnership, each tied to the sentence it came from.",
+        "Every fact of a news article reporting the Government of India's press release on the July 2023 Memorandum "
+        "of Cooperation between India's MeitY and Japan's METI on a Japan-India Semiconductor Supply Chain "
+        "Partnership, each tied to the sentence it came from.",
         lang="en")))
     add((DATASET, DCTERMS.license, LICENSE))
     add((DATASET, DCTERMS.hasVersion, Literal(version)))
@@ -132,7 +133,7 @@ def add_metadata(publication: Publication) -> None:
     snapshot = snapshot_iri()
     checksum = URIRef(f"{snapshot}#sha256")
     add((snapshot, RDF.type, FOAF.Document))
-    add((snapshot, DCTERMS.title, Literal("Source snapshot: the press release as published", lang="en")))
+    add((snapshot, DCTERMS.title, Literal("Source snapshot: the news article as published", lang="en")))
     add((snapshot, DCTERMS.format, Literal("text/plain; charset=utf-8")))
     add((snapshot, SPDX.checksum, checksum))
     add((checksum, RDF.type, SPDX.Checksum))
