@@ -1,4 +1,5 @@
 """The snapshot is the source unchanged, and every fact is tied to a verbatim quote."""
+import rdflib
 import hashlib
 
 import pytest
@@ -100,3 +101,20 @@ def test_all_resource_iris_live_under_the_base(publication):
     facts = publication.graphs["facts"]
     for subject in facts.subjects():
         assert str(subject).startswith("https://w3id.org/ijdp/id/"), subject
+
+
+def test_objectives_and_rationales_are_in_the_words_of_the_source(publication):
+    """Each is a phrase of the source as it stands (no-break spaces read as spaces), never two phrases spliced."""
+    from ijdp import resources
+    source = " ".join(resources.source_snapshot().read_text(encoding="utf-8").replace("\u00a0", " ").split()).lower()
+    ijdp = rdflib.Namespace("https://w3id.org/ijdp/ontology#")
+    phrases = [str(o) for p in (ijdp.objective, ijdp.rationale) for o in publication.graphs["facts"].objects(None, p)]
+    assert len(phrases) >= 8
+    assert [p for p in phrases if " ".join(p.split()).lower() not in source] == []
+
+
+def test_the_moc_states_why_semiconductors_matter(publication):
+    moc = rdflib.URIRef("https://w3id.org/ijdp/id/agreement/semiconductor-supply-chain-moc-2023")
+    rationale = rdflib.URIRef("https://w3id.org/ijdp/ontology#rationale")
+    assert [str(o) for o in publication.graphs["facts"].objects(moc, rationale)] == [
+        "the importance of semiconductor for the advancement of industries and digital technologies"]
