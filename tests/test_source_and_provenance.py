@@ -118,3 +118,13 @@ def test_the_moc_states_why_semiconductors_matter(publication):
     rationale = rdflib.URIRef("https://w3id.org/ijdp/ontology#rationale")
     assert [str(o) for o in publication.graphs["facts"].objects(moc, rationale)] == [
         "the importance of semiconductor for the advancement of industries and digital technologies"]
+
+
+def test_ijdp_states_why_it_was_launched_and_what_it_furthers(publication):
+    ijdp = rdflib.Namespace("https://w3id.org/ijdp/ontology#")
+    partnership = rdflib.URIRef("https://w3id.org/ijdp/id/partnership/india-japan-digital-partnership")
+    facts = publication.graphs["facts"]
+    assert [str(o) for o in facts.objects(partnership, ijdp.rationale)] == [
+        "synergies and complementarities between the two nations"]
+    assert [str(o) for o in facts.objects(partnership, ijdp.objective)] == [
+        "furthering existing areas of cooperation as well as new initiatives"]
