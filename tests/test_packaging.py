@@ -39,10 +39,11 @@ def test_pip_install_then_ijdp_serve_in_a_fresh_venv_without_java(tmp_path):
     import json
     import site
     import socket
-    import time
     import urllib.parse
     import urllib.request
     import venv
+
+    from test_live_server import wait_healthy
 
     fresh = tmp_path / "venv"
     venv.EnvBuilder(with_pip=False).create(fresh)
@@ -64,15 +65,7 @@ def test_pip_install_then_ijdp_serve_in_a_fresh_venv_without_java(tmp_path):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         base = f"http://127.0.0.1:{port}/"
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            assert server.poll() is None, server.stderr.read()
-            try:
-                with urllib.request.urlopen(base + "healthz", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.5)
+        wait_healthy(base, server, seconds=180)
         query = urllib.parse.urlencode({"query": "ASK { <https://w3id.org/ijdp/id/country/japan> ?p ?o }"})
         with urllib.request.urlopen(base + "sparql?" + query, timeout=10) as response:
             assert json.loads(response.read())["boolean"] is True

@@ -62,6 +62,8 @@ class Entity:
     types: set = field(default_factory=set)
     labels: list = field(default_factory=list)
     quotes: list = field(default_factory=list)
+    # (weight, word counts, word total) per field, counted once when the index is built
+    fields: list = field(default_factory=list)
 
 
 @dataclass
@@ -87,19 +89,15 @@ class Index:
 
     def search(self, text: str, type_iri: str | None = None) -> tuple[list, list]:
         """(ranked [(score, entity, highlighted label, highlighted quote or None)], facets [(type, label, count)])."""
-        terms = [t for t in words(text) if t in self.document_frequency]
+        terms = list(dict.fromkeys(t for t in words(text) if t in self.document_frequency))
         if not terms:
             return [], []
         total = len(self.entities)
         scored = []
         for entity in self.entities.values():
             score = 0.0
-            for name, weight, texts in (("label", LABEL_WEIGHT, entity.labels), ("quote", QUOTE_WEIGHT, entity.quotes)):
-                tokens = [w for t in texts for w in words(t)]
-                if not tokens:
-                    continue
-                frequencies = Counter(tokens)
-                norm = K1 * (1 - B + B * len(tokens) / self.average_length)
+            for weight, frequencies, length in entity.fields:
+                norm = K1 * (1 - B + B * length / self.average_length)
                 for term in terms:
                     f = frequencies.get(term, 0)
                     if f:
@@ -206,6 +204,10 @@ def build_index(entity_rows: list, text_rows: list) -> Index:
     lengths = []
     for entity in entities.values():
         entity.label = entity.label or (entity.labels[0] if entity.labels else short_name(entity.iri))
+        for weight, texts in ((LABEL_WEIGHT, entity.labels), (QUOTE_WEIGHT, entity.quotes)):
+            counted = Counter(w for t in texts for w in words(t))
+            if counted:
+                entity.fields.append((weight, counted, sum(counted.values())))
         tokens = [w for t in entity.labels + entity.quotes for w in words(t)]
         frequency.update(set(tokens))
         lengths.append(len(tokens) or 1)

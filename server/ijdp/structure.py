@@ -247,17 +247,20 @@ def explain_syntax_error(text: str, engine_message: str) -> str:
         found = list(tokens(text))
     except LexicalError as err:
         return str(err)
+    def declares(index: int) -> bool:
+        return index > 0 and found[index - 1][1].upper() == "PREFIX"
+
     declared = {value[:-1] for index, (kind, value, _) in enumerate(found)
-                if kind == "name" and value.endswith(":") and index and found[index - 1][1].upper() == "PREFIX"}
-    for kind, value, offset in found:
-        if kind == "name" and ":" in value and not value.endswith(":") or (kind == "name" and value.endswith(":")
-                                                                           and not _after_prefix(found, offset)):
-            prefix = value.split(":", 1)[0]
-            if prefix != "_" and prefix not in declared and not value[0].isdigit():
-                line, column = _line_column(text, offset)
-                known = ", ".join(sorted(f"{p}:" for p in declared)) or "none"
-                return (f"undeclared prefix {prefix + ':'!r} in {value!r} at line {line}, column {column} "
-                        f"(declared: {known})")
+                if kind == "name" and value.endswith(":") and declares(index)}
+    for index, (kind, value, offset) in enumerate(found):
+        if kind != "name" or ":" not in value or declares(index):
+            continue
+        prefix = value.split(":", 1)[0]
+        if prefix != "_" and prefix not in declared and not value[0].isdigit():
+            line, column = _line_column(text, offset)
+            known = ", ".join(sorted(f"{p}:" for p in declared)) or "none"
+            return (f"undeclared prefix {prefix + ':'!r} in {value!r} at line {line}, column {column} "
+                    f"(declared: {known})")
     match = _ENGINE_POSITION.search(engine_message)
     if not match:
         return engine_message
@@ -310,13 +313,6 @@ def _trailing_junk(found, end: int) -> int:
             continue
         return at
     return end
-
-
-def _after_prefix(found, offset) -> bool:
-    for index, (_, _, at) in enumerate(found):
-        if at == offset:
-            return index > 0 and found[index - 1][1].upper() == "PREFIX"
-    return False
 
 
 def _line_column(text: str, offset: int) -> tuple[int, int]:
