@@ -306,9 +306,9 @@ def described(extension: str | None = None):
     if fmt is HTML:
         # Only the service's own statements: the dataset's VoID has its own page.
         own = type(graph)()
-        for s, p, o in graph:
-            if (s, None, None) in graph and not str(s).startswith(settings().base_iri + "id/"):
-                own.add((s, p, o))
+        for triple in graph:
+            if not str(triple[0]).startswith(settings().base_iri + "id/"):
+                own.add(triple)
         response = rdf_page(own, "The SPARQL service, described", "What /sparql speaks and its limits "
                             "(SPARQL 1.1 Service Description): formats, features, the row, byte, time, memory and "
                             "nesting limits, and the dataset it serves (described on its own page).",
