@@ -11,6 +11,8 @@ TESTS = Path(__file__).resolve().parent
 DATA = TESTS / "data"
 REPO = TESTS.parent
 SHARED = REPO.parent / "shared"
+MOC = "sources/india-japan-semiconductor-moc"      # the first source's folder, under data/
+MOC_FOLDER = REPO / "data" / MOC
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import pytest
 import rdflib
 from click.testing import CliRunner
 
-from conftest import REPO
+from conftest import MOC, REPO
 from ijdp import resources
 from ijdp.build import build_publication, write_dumps
 from ijdp.cli import main
@@ -105,9 +105,9 @@ def broken_data(tmp_path, monkeypatch):
     """A copy of data/ whose facts file has a syntax error on line 3."""
     folder = tmp_path / "data"
     shutil.copytree(REPO / "data", folder)
-    lines = (folder / "facts.trig").read_text(encoding="utf-8").splitlines(keepends=True)
+    lines = (folder / MOC / "facts.trig").read_text(encoding="utf-8").splitlines(keepends=True)
     lines.insert(2, "this is not turtle\n")
-    (folder / "facts.trig").write_text("".join(lines), encoding="utf-8")
+    (folder / MOC / "facts.trig").write_text("".join(lines), encoding="utf-8")
     monkeypatch.setattr(resources, "data_folder", lambda: folder)
     return folder
 
@@ -118,7 +118,7 @@ def test_syntax_error_names_file_and_line_and_keeps_previous_dist(broken_data, t
     (out / "previous.txt").write_text("from the last good build")
     result = CliRunner().invoke(main, ["build", "--out", str(out)])
     assert result.exit_code == 2
-    assert f"{broken_data / 'facts.trig'}:3:" in result.output
+    assert f"{broken_data / MOC / 'facts.trig'}:3:" in result.output
     assert "syntax error" in result.output
     assert "Traceback" not in result.output
     assert [p.name for p in out.iterdir()] == ["previous.txt"]
@@ -144,7 +144,7 @@ def test_failure_while_writing_leaves_previous_dist_intact(built, tmp_path, monk
 def test_quote_missing_from_snapshot_stops_the_build(tmp_path, monkeypatch):
     folder = tmp_path / "data"
     shutil.copytree(REPO / "data", folder)
-    facts = folder / "facts.trig"
+    facts = folder / MOC / "facts.trig"
     facts.write_text(facts.read_text(encoding="utf-8").replace("signed in July, 2023", "signed in June, 2023"), encoding="utf-8")
     monkeypatch.setattr(resources, "data_folder", lambda: folder)
     with pytest.raises(IjdpError, match="does not occur in the source snapshot"):
@@ -154,7 +154,7 @@ def test_quote_missing_from_snapshot_stops_the_build(tmp_path, monkeypatch):
 def test_shacl_violation_stops_the_build(tmp_path, monkeypatch):
     folder = tmp_path / "data"
     shutil.copytree(REPO / "data", folder)
-    facts = folder / "facts.trig"
+    facts = folder / MOC / "facts.trig"
     text = facts.read_text(encoding="utf-8").replace('foaf:name "Narendra Modi" ;', 'foaf:name "Narendra Modi" , "N. Modi" ;')
     facts.write_text(text, encoding="utf-8")
     monkeypatch.setattr(resources, "data_folder", lambda: folder)

@@ -56,14 +56,17 @@ def test_the_published_source_has_no_uncovered_sentence():
     assert result.exit_code == 0
     as_json = json.loads(CliRunner().invoke(main, ["coverage", "--format", "json"]).output)
     assert as_json["counts"] == {"covered": covered, "excluded": excluded, "uncovered": 0}
-    assert all(s["reason"] for s in as_json["sentences"] if s["status"] == "excluded")
+    assert [s["source"] for s in as_json["sources"]] == ["india-japan-semiconductor-moc"]
+    assert all(s["reason"] for s in as_json["sources"][0]["sentences"] if s["status"] == "excluded")
     assert CliRunner().invoke(main, ["coverage", "--source", "no-such-source"]).exit_code == 2
 
 
 def test_the_coverage_page_shades_every_sentence_and_links_its_facts(client):
     source = client.get("/doc/document/press-release", headers={"Accept": "text/html"}).get_data(as_text=True)
-    assert 'href="/source/india-japan-semiconductor-moc.txt/coverage"' in source
-    page = client.get("/source/india-japan-semiconductor-moc.txt/coverage").get_data(as_text=True)
+    assert 'href="/source/india-japan-semiconductor-moc/coverage"' in source
+    old = client.get("/source/india-japan-semiconductor-moc.txt/coverage")
+    assert old.status_code == 301 and old.headers["Location"].endswith("/source/india-japan-semiconductor-moc/coverage")
+    page = client.get("/source/india-japan-semiconductor-moc/coverage").get_data(as_text=True)
     assert "0 uncovered" in page
     covered = re.findall(r'<span class="sentence covered" id="s\d+" title="[^"]*"><a href="([^"]+)">', page)
     assert covered and 'class="sentence excluded"' in page and 'class="sentence uncovered"' not in page.split("</p>", 2)[2]

@@ -67,7 +67,7 @@ def test_link_alternates_etag_last_modified_and_304(client):
 
 def test_html_page_shows_each_fact_with_its_quote(client):
     page = client.get("/doc/" + MOC_PATH, headers={"Accept": "text/html"}).get_data(as_text=True)
-    assert "<h1>Memorandum of Cooperation between MeitY and METI" in page
+    assert "<h1>Memorandum of Cooperation on Japan-India Semiconductor" in page
     assert "Ministry of Electronics and Information Technology" in page
     # the signing quote, with its position in the snapshot as an RFC 5147 fragment
     assert "signed in July, 2023 between the Ministry of Electronics" in page
@@ -142,10 +142,10 @@ def test_shapes_and_report_are_published(client):
 
 
 def test_source_snapshot_is_served_unchanged(client):
-    from conftest import REPO
+    from conftest import MOC_FOLDER
     response = client.get("/source/india-japan-semiconductor-moc.txt")
     assert response.mimetype == "text/plain"
-    assert response.data == (REPO / "data" / "india-japan-semiconductor-moc.txt").read_bytes()
+    assert response.data == (MOC_FOLDER / "snapshot.txt").read_bytes()
 
 
 # ------------------------------------------------------------------ dumps
@@ -328,4 +328,17 @@ def test_the_source_is_called_what_it_is_a_news_article(client, publication):
     texts = " ".join(str(o) for o in meta.objects() if isinstance(o, rdflib.Literal))
     assert "the press release as published" not in texts and "news article" in texts
     page = client.get("/", headers={"Accept": "text/html"}).get_data(as_text=True)
-    assert ">the press release</a>" not in page and ">a news article</a>" in page
+    assert ">the press release</a>" not in page and "a news article reporting the press release" in page
+
+
+def test_curated_statements_show_who_why_and_the_reference_not_a_quote(client):
+    page = client.get("/doc/organization/meti", headers={"Accept": "text/html"}).get_data(as_text=True)
+    acronym = page[page.index(">alternative label</a></dt>"):]
+    acronym = acronym[:acronym.index("</dd>")]
+    assert "METI" in acronym and '<span class="badge">curated</span>' in acronym
+    assert 'href="https://www.meti.go.jp/english/"' in acronym and "ijdp maintainers" in acronym
+    assert "<blockquote" not in acronym
+    curation = client.get("/doc/curation/meti-acronym", headers={"Accept": "text/turtle"})
+    graph = rdflib.Graph().parse(data=curation.data, format="turtle")
+    assert (rdflib.URIRef("https://w3id.org/ijdp/id/curation/meti-acronym"), rdflib.namespace.DCTERMS.references,
+            rdflib.URIRef("https://www.meti.go.jp/english/")) in graph

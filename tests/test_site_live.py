@@ -118,7 +118,7 @@ def under_the_policy(url: str) -> None:
 @browser
 def test_browser_resource_page_shows_its_quotes(site, tmp_path):
     dom = chromium(site + MOC_PATH, tmp_path, "resource-page.png")
-    assert "Memorandum of Cooperation between MeitY and METI" in dom
+    assert "Memorandum of Cooperation on Japan-India Semiconductor" in dom
     assert "signed in July, 2023 between the Ministry of Electronics" in dom
     assert (ARTIFACTS / "resource-page.png").stat().st_size > 10_000
 

@@ -6,16 +6,16 @@ import pytest
 from rdflib import RDF, URIRef
 from rdflib.namespace import DCTERMS
 
-from conftest import REPO, SHARED
+from conftest import MOC_FOLDER, SHARED
 from ijdp.vocab import IJDP, OA, PROV, SPDX
 
-SNAPSHOT = REPO / "data" / "india-japan-semiconductor-moc.txt"
+SNAPSHOT = MOC_FOLDER / "snapshot.txt"
 PUBLISHED_SHA256 = "df4b52c94c306abf82d10207d2b440ec8e7f3c898bb729ad6ea8e14da9da7b20"
 
 
 def test_snapshot_is_the_source_unchanged():
     assert hashlib.sha256(SNAPSHOT.read_bytes()).hexdigest() == PUBLISHED_SHA256
-    shared = SHARED / "source" / SNAPSHOT.name
+    shared = SHARED / "source" / "india-japan-semiconductor-moc.txt"
     if shared.exists():
         assert shared.read_bytes() == SNAPSHOT.read_bytes()
 
@@ -78,10 +78,49 @@ def test_derived_end_date_is_only_in_the_derived_graph(publication):
     assert "2028" not in publication.graphs["facts"].serialize(format="nt")
 
 
-@pytest.mark.parametrize("acronym", ["MoC", "MeitY", "METI", "ISM", "DIC", "IJDP", "IJICP", "ATMP", "OSAT", "G2G", "B2B"])
+@pytest.mark.parametrize("acronym", ["MoC", "MeitY", "ISM", "DIC", "IJDP", "IJICP", "ATMP", "OSAT", "G2G", "B2B"])
 def test_acronyms_are_alternative_labels(publication, acronym):
     from rdflib import SKOS, Literal
     assert list(publication.graphs["facts"].subjects(SKOS.altLabel, Literal(acronym, lang="en")))
+
+
+def test_what_no_quote_states_is_curated_with_who_why_and_reference(publication):
+    """METI, the governments' names and the G2G/B2B expansions are in no quote: they are curated, each justified."""
+    from rdflib import SKOS, Literal
+    facts, curated, prov = (publication.graphs[n] for n in ("facts", "curated", "provenance"))
+    for triple in [(URIRef("https://w3id.org/ijdp/id/organization/meti"), SKOS.altLabel, Literal("METI", lang="en")),
+                   (URIRef("https://w3id.org/ijdp/id/government/japan"), SKOS.prefLabel, Literal("Government of Japan", lang="en")),
+                   (URIRef("https://w3id.org/ijdp/id/concept/cooperation-mode/g2g"), SKOS.prefLabel,
+                    Literal("government-to-government cooperation", lang="en"))]:
+        assert triple not in facts and triple in curated
+    words = {"METI", "Government of the Republic of India", "Government of Japan", "government-to-government",
+             "business-to-business"}
+    assert not [o for o in facts.objects() if isinstance(o, Literal) and any(w in str(o) for w in words)]
+    from ijdp.knowledge import statement_iri
+    for triple in curated:
+        origins = list(prov.objects(statement_iri(triple), PROV.wasDerivedFrom))
+        assert len(origins) == 1, triple
+        origin = origins[0]
+        assert prov.value(origin, DCTERMS.creator) and prov.value(origin, IJDP.justification).language == "en"
+        assert str(prov.value(origin, DCTERMS.references)).startswith(("http://", "https://"))
+
+
+def test_the_rest_of_what_the_source_states(publication):
+    """Bilateral, MeitY's agreements and their purpose, 'another such step', and the ongoing partnerships."""
+    from rdflib import Literal
+    facts = publication.graphs["facts"]
+    base = "https://w3id.org/ijdp/id/"
+    moc = URIRef(base + "agreement/semiconductor-supply-chain-moc-2023")
+    group = URIRef(base + "agreement-group/meity-with-counterparts")
+    assert (moc, IJDP.cooperationKind, Literal("bilateral", lang="en")) in facts
+    assert (moc, IJDP.amongAgreements, group) in facts
+    assert (group, IJDP.partyToEach, URIRef(base + "organization/meity")) in facts
+    assert {str(o) for o in facts.objects(group, IJDP.objective)} == {
+        "promote bilateral cooperation and exchange of information",
+        "ensure supply chain resilience enabling India emerge as trusted partner"}
+    assert not [o for o in facts.objects(URIRef(base + "organization/meity"), None) if "trusted partner" in str(o)]
+    for partnership in ("india-japan-digital-partnership", "india-japan-industrial-competitiveness-partnership"):
+        assert (URIRef(base + "partnership/" + partnership), IJDP.status, Literal("ongoing", lang="en")) in facts
 
 
 def test_dates_are_as_precise_as_the_source(publication):
@@ -105,8 +144,7 @@ def test_all_resource_iris_live_under_the_base(publication):
 
 def test_objectives_and_rationales_are_in_the_words_of_the_source(publication):
     """Each is a phrase of the source as it stands (no-break spaces read as spaces), never two phrases spliced."""
-    from ijdp import resources
-    source = " ".join(resources.source_snapshot().read_text(encoding="utf-8").replace("\u00a0", " ").split()).lower()
+    source = " ".join(SNAPSHOT.read_text(encoding="utf-8").replace("\u00a0", " ").split()).lower()
     ijdp = rdflib.Namespace("https://w3id.org/ijdp/ontology#")
     phrases = [str(o) for p in (ijdp.objective, ijdp.rationale) for o in publication.graphs["facts"].objects(None, p)]
     assert len(phrases) >= 8

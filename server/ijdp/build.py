@@ -23,7 +23,7 @@ from .reasoning import check_consistency
 from .validation import Report, validate
 from .vocab import GRAPH_NAMES, PREFIXES, graph_iri
 
-REASONED_GRAPHS = ("ontology", "facts", "derived")
+REASONED_GRAPHS = ("ontology", "facts", "curated", "derived")
 
 
 # XSD types outside the OWL 2 datatype map: HermiT refuses literals of these types outright.
@@ -174,6 +174,19 @@ def links_table(publication: Publication, base: str) -> str:
     return write_sssom(metadata, rows)
 
 
+def source_files(publication: Publication) -> dict:
+    """What the server needs of each source, so that a dist/ serves without data/: the snapshot
+    (unchanged), its exclusions and its metadata, listed in sources.json."""
+    files, listing = {}, []
+    for source in publication.sources:
+        files[f"sources/{source.slug}.txt"] = source.snapshot.read_bytes()
+        exclusions = source.exclusions.read_bytes() if source.exclusions.is_file() else b""
+        files[f"sources/{source.slug}.exclusions.tsv"] = exclusions
+        listing.append({"slug": source.slug, "sha256": source.sha256, **source.metadata})
+    files["sources.json"] = (json.dumps(listing, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+    return files
+
+
 def _gzip(data: bytes) -> bytes:
     # mtime=0 and no file name keep the gzip bytes stable across builds.
     return gzip.compress(data, compresslevel=9, mtime=0)
@@ -193,7 +206,9 @@ def write_dumps(publication: Publication, report: Report, out_dir: Path, base: s
         files["context.jsonld"] = json.dumps(jsonld_context(base), indent=2, sort_keys=True).encode() + b"\n"
         files["validation-report.ttl"] = report.as_turtle().encode("utf-8")
         files["ijdp-links.sssom.tsv"] = links_table(publication, base).encode("utf-8")
+        files.update(source_files(publication))
         for name, data in files.items():
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
             (staging / name).write_bytes(data)
         sums = "".join(f"{hashlib.sha256(files[n]).hexdigest()}  {n}\n" for n in sorted(files))
         (staging / "SHA256SUMS").write_text(sums)
@@ -202,7 +217,7 @@ def write_dumps(publication: Publication, report: Report, out_dir: Path, base: s
             "tool": f"ijdp {__version__}",
             "base_iri": base,
             "built_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "source_sha256": publication.snapshot_sha256,
+            "sources": {s.slug: s.sha256 for s in publication.sources},
             "triples": {name: len(publication.graphs[name]) for name in GRAPH_NAMES},
             "merged_triples": len(publication.merged()),
             "quads": sum(len(publication.graphs[name]) for name in GRAPH_NAMES),

@@ -41,7 +41,20 @@ def main():
     """The India-Japan semiconductor MoC as linked data."""
 
 
+def data_option(command):
+    """--data DIR: read the publication's data from DIR (laid out like data/) instead."""
+    def use(ctx, param, value):
+        if value:
+            os.environ["IJDP_DATA_DIR"] = str(Path(value).resolve())
+        return value
+    return click.option("--data", "data_dir", default=None, metavar="DIR", expose_value=False, callback=use,
+                        is_eager=True, type=click.Path(file_okay=False, exists=True),
+                        help="Read sources, links and codes from DIR (laid out like data/) instead of the "
+                             "project's data/ (env IJDP_DATA_DIR).")(command)
+
+
 @main.command()
+@data_option
 @click.option("--out", "out_dir", default=DEFAULTS.dist_dir, show_default=True, type=click.Path(file_okay=False),
               help="Directory to write the dumps to (replaced atomically).")
 @click.option("--base-iri", default=DEFAULTS.base_iri, show_default=True,
@@ -71,6 +84,7 @@ def build(out_dir, base_iri, skip_reasoner, store_spec, quiet):
 
 
 @main.command()
+@data_option
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "turtle", "json"]), default="text", show_default=True)
 def validate(files, fmt):
@@ -93,7 +107,7 @@ def validate(files, fmt):
             add_metadata(publication)
             data = publication.merged()
             folder = resources.data_folder()
-            origins = origins_of([folder / "facts.trig", folder / "codes.ttl"])
+            origins = origins_of([s.facts for s in publication.sources] + [folder / "codes.ttl"])
             for subject in publication.graphs["links"].subjects():
                 origins.setdefault(subject, "links.sssom.tsv")
         report = run(data, origins=origins)
@@ -103,26 +117,47 @@ def validate(files, fmt):
     sys.exit(0 if report.conforms else 1)
 
 
+@main.command("new-source")
+@data_option
+@click.argument("file", type=click.Path(dir_okay=False, exists=True))
+@click.option("--slug", required=True, help="The source's name in IRIs and folders: lower-case letters, digits, hyphens.")
+@click.option("--title", default="", help="Its title (default: its first line).")
+@click.option("--kind", default="", help="What it is: news article, press release, ...")
+def new_source_command(file, slug, title, kind):
+    """Add a document: data/sources/SLUG/ with the unchanged snapshot, a metadata stub and an empty facts file."""
+    from datetime import date
+
+    from . import resources
+    from .sources import new_source
+
+    folder = new_source(Path(file), slug, resources.data_folder(), date.today().isoformat(), title=title, kind=kind)
+    click.echo(f"made {folder}/ (snapshot.txt, source.toml, facts.trig, exclusions.tsv). Next:\n"
+               f"  1. complete {folder / 'source.toml'} (kind; publisher, URL and date where the document states them)\n"
+               f"  2. add quotes and their facts to {folder / 'facts.trig'}\n"
+               f"  3. `ijdp coverage --source {slug}` until every sentence is covered or excluded\n"
+               f"  4. `ijdp build`")
+
+
 @main.command()
+@data_option
 @click.option("--source", "source", default=None, metavar="SLUG",
-              help="The source to report on (default: every source; today there is one).")
+              help="The source to report on (default: every source).")
 @click.option("--format", "fmt", type=click.Choice(["text", "html", "json"]), default="text", show_default=True)
 def coverage(source, fmt):
     """Every sentence of the sources: covered by a fact's quote, excluded with a reason, or uncovered (exit 1)."""
-    from . import resources
-    from .coverage import publication_coverage, standalone_html
+    from .coverage import reports_json, reports_text, source_coverage, standalone_html
     from .knowledge import assemble
 
     try:
-        slug = Path(resources.SOURCE_SNAPSHOT).stem
-        if source not in (None, slug, resources.SOURCE_SNAPSHOT):
-            raise IjdpError(f"no source {source!r}: the sources are {slug}")
-        report = publication_coverage(assemble().graphs["provenance"])
+        publication = assemble()
+        chosen = [s for s in publication.sources if source in (None, s.slug)]
+        if not chosen:
+            raise IjdpError(f"no source {source!r}: the sources are {', '.join(s.slug for s in publication.sources)}")
+        reports = [source_coverage(publication.graphs["provenance"], s) for s in chosen]
     except IjdpError as err:
         fail(err)
-    click.echo({"text": report.as_text, "json": report.as_json,
-                "html": lambda: standalone_html(report)}[fmt](), nl=False)
-    sys.exit(0 if report.complete else 1)
+    click.echo({"text": reports_text, "json": reports_json, "html": standalone_html}[fmt](reports), nl=False)
+    sys.exit(0 if all(r.complete for r in reports) else 1)
 
 
 QUERY_FORMATS = ["json", "xml", "csv", "tsv", "table", "turtle", "nt", "jsonld", "rdfxml", "trig", "nquads"]
@@ -215,6 +250,7 @@ def load(store_spec, dist, update_url, gsp_url, user, password, graph_prefix):
 
 
 @main.command()
+@data_option
 @click.option("--target", "target", required=True, type=click.Path(dir_okay=False, exists=True),
               help="The other dataset: an RDF dump (any format, .gz too) or a CSV with id and name columns.")
 @click.option("--target-format", default=None, help="RDF format of the target when its extension does not say (ttl, nt, rdf, csv…).")
@@ -226,7 +262,7 @@ def link(target, target_format, min_score, out_path):
     from .linking import candidates_table, find_candidates, our_entities
 
     publication = assemble()
-    ours = our_entities(publication.merged(("facts", "ontology")))
+    ours = our_entities(publication.merged(("facts", "curated", "ontology")))
     candidates = find_candidates(ours, Path(target), target_format, min_score, show_progress=out_path != "-" or not sys.stdout.isatty())
     table = candidates_table(candidates, Path(target))
     if out_path == "-":

@@ -3,8 +3,8 @@
 A sentence is covered when at least one quote that some fact cites lies
 (wholly or partly) inside it; the quotes' positions are those of the
 provenance graph's oa:TextPositionSelectors. Exclusions (page furniture, the
-comment form, links to other articles) are listed beside the data, each with
-its reason, in data/coverage-exclusions.tsv.
+comment form, links to other articles) are listed beside each source, each
+with its reason, in data/sources/<slug>/exclusions.tsv.
 """
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from rdflib.namespace import RDF
 
 from .vocab import OA
 
-EXCLUSIONS_FILE = "coverage-exclusions.tsv"
 # A sentence ends at . ! or ? followed by space and a capital, an opening quote or bracket; lines end one too.
 _BOUNDARY = re.compile(r"(?<=[.!?])[ \t]+(?=[A-Z“\"(‘'])")
 
@@ -141,39 +140,55 @@ def coverage(text: str, positions: list, exclusions: dict, source: str) -> Repor
     return Report(source, found)
 
 
-def publication_coverage(provenance: Graph, base: str | None = None) -> Report:
-    """The coverage of the published source by the given provenance graph (its IRIs under base)."""
-    from . import resources
-    from .iris import rebase_text
-    from .knowledge import snapshot_iri
-
-    text = resources.source_snapshot().read_text(encoding="utf-8")
-    source = str(snapshot_iri()) if base is None else rebase_text(str(snapshot_iri()), base)
-    exclusions = read_exclusions(resources.data_folder() / EXCLUSIONS_FILE)
-    return coverage(text, quote_positions(provenance, source), exclusions, resources.SOURCE_SNAPSHOT)
+def source_coverage(provenance: Graph, source) -> Report:
+    """The coverage of one source (a sources.Source) by the given provenance graph."""
+    exclusions = read_exclusions(source.exclusions)
+    return coverage(source.text, quote_positions(provenance, str(source.iri)), exclusions, source.slug)
 
 
-def facts_query(start: int, end: int) -> str:
-    """The facts whose quotes lie in [start, end) of the source, with the quotes."""
+def total_summary(reports: list) -> str:
+    """'N sentences: N covered, N excluded, N uncovered' over several reports."""
+    return Report("all", [s for r in reports for s in r.sentences]).summary()
+
+
+def facts_query(start: int, end: int, source_iri: str) -> str:
+    """The facts whose quotes lie in [start, end) of a source, with the quotes."""
     return ("PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>\n"
             "PREFIX prov: <http://www.w3.org/ns/prov#>\nPREFIX oa: <http://www.w3.org/ns/oa#>\n"
             "SELECT ?subject ?predicate ?object ?quote WHERE {\n"
             "  ?statement rdf:subject ?subject ; rdf:predicate ?predicate ; rdf:object ?object ;\n"
             "             prov:wasDerivedFrom ?annotation .\n"
-            "  ?annotation oa:hasTarget ?target . ?target oa:hasSelector ?position , ?text .\n"
+            "  ?annotation oa:hasTarget ?target . ?target oa:hasSelector ?position , ?text ;\n"
+            f"              oa:hasSource <{source_iri}> .\n"
             "  ?position oa:start ?start ; oa:end ?end . ?text oa:exact ?quote .\n"
             f"  FILTER(?start < {end} && ?end > {start})\n}} ORDER BY ?start")
 
 
 STANDALONE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Coverage of {source}</title>
+<html lang="en"><head><meta charset="utf-8"><title>Coverage of the sources</title>
 <style>body {{ font: 16px/1.6 system-ui, sans-serif; max-width: 60rem; margin: 1rem auto; padding: 0 1rem; }}
 .covered {{ background: #e3f4e1; }} .excluded {{ background: #eeeeee; color: #555; }}
 .uncovered {{ background: #fde2e1; }}</style></head>
-<body><h1>Coverage of {source}</h1><p>{summary}</p><p>{fragment}</p></body></html>
+<body><h1>Coverage of the sources</h1><p>{summary}</p>{sections}</body></html>
 """
 
 
-def standalone_html(report: Report) -> str:
-    return STANDALONE.format(source=html.escape(report.source), summary=html.escape(report.summary()),
-                             fragment=report.as_html_fragment())
+def standalone_html(reports: list) -> str:
+    sections = "".join(f"<h2>{html.escape(r.source)}</h2><p>{html.escape(r.summary())}</p><p>{r.as_html_fragment()}</p>"
+                       for r in reports)
+    return STANDALONE.format(summary=html.escape(total_summary(reports)), sections=sections)
+
+
+def reports_json(reports: list) -> str:
+    tally = {"covered": 0, "excluded": 0, "uncovered": 0}
+    for report in reports:
+        for status, count in report.counts().items():
+            tally[status] += count
+    body = {"counts": tally, "sources": [json.loads(r.as_json()) for r in reports]}
+    return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+
+
+def reports_text(reports: list) -> str:
+    """Each source's uncovered sentences and summary; the last line sums them all."""
+    text = "".join(r.as_text() for r in reports)
+    return text + total_summary(reports) + "\n" if len(reports) > 1 else text

@@ -21,6 +21,7 @@ PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
 PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
 PREFIX prov: <http://www.w3.org/ns/prov#>
 PREFIX oa: <http://www.w3.org/ns/oa#>
+PREFIX dcterms: <http://purl.org/dc/terms/>
 PREFIX ijdp: <IJDP>
 CONSTRUCT {
   <R> ?p ?o . ?o skos:prefLabel ?ol . ?o rdfs:label ?orl . ?p rdfs:label ?pl . ?dt rdfs:label ?dtl .
@@ -28,6 +29,7 @@ CONSTRUCT {
   ?st rdf:subject <R> ; rdf:predicate ?sp ; rdf:object ?so ; prov:wasDerivedFrom ?origin ; <RULE> ?rule .
   ?origin oa:hasTarget ?t . ?t oa:hasSource ?src ; oa:hasSelector ?sel .
   ?sel a ?selType ; oa:exact ?exact ; oa:start ?start ; oa:end ?end .
+  ?origin ijdp:justification ?why ; dcterms:creator ?who ; dcterms:references ?reference .
   ?origin prov:wasDerivedFrom ?a2 . ?a2 oa:hasTarget ?t2 . ?t2 oa:hasSource ?src2 ; oa:hasSelector ?sel2 .
   ?sel2 a ?selType2 ; oa:exact ?exact2 ; oa:start ?start2 ; oa:end ?end2 .
 }
@@ -42,6 +44,7 @@ WHERE {
   { ?st rdf:subject <R> ; rdf:predicate ?sp ; rdf:object ?so .
     OPTIONAL { ?st ijdp:derivationRule ?rule }
     OPTIONAL { ?st prov:wasDerivedFrom ?origin .
+      OPTIONAL { ?origin ijdp:justification ?why ; dcterms:creator ?who ; dcterms:references ?reference }
       OPTIONAL { ?origin oa:hasTarget ?t . ?t oa:hasSource ?src ; oa:hasSelector ?sel . ?sel a ?selType .
                  OPTIONAL { ?sel oa:exact ?exact } OPTIONAL { ?sel oa:start ?start ; oa:end ?end } }
       OPTIONAL { ?origin prov:wasDerivedFrom ?a2 . ?a2 oa:hasTarget ?t2 . ?t2 oa:hasSource ?src2 ; oa:hasSelector ?sel2 .
@@ -72,6 +75,20 @@ class Quote:
     def fragment(self) -> str:
         return f"{self.source}#char={self.start},{self.end}"  # RFC 5147 text fragment
 
+    @property
+    def source_name(self) -> str:
+        """Which document the quote is from: its source's slug (…/source/<slug>.txt)."""
+        return self.source.rsplit("/", 1)[-1].removesuffix(".txt")
+
+
+@dataclass
+class Curation:
+    """Why the maintainers added a statement no source states: who, why, and the reference."""
+    iri: str
+    justification: str
+    creator: str
+    references: list
+
 
 @dataclass
 class Value:
@@ -80,6 +97,7 @@ class Value:
     quotes: list = field(default_factory=list)
     derivation: str = ""
     derived_from: list = field(default_factory=list)   # quotes behind a derived statement
+    curations: list = field(default_factory=list)
 
     @property
     def is_iri(self) -> bool:
@@ -174,18 +192,22 @@ def _quotes(graph: Graph, origin) -> list:
 
 
 def _provenance(graph: Graph, subject, predicate, obj):
-    """(quotes, derivation rule, quotes behind the derivation) of one statement."""
-    quotes, rule, behind = [], "", []
+    """(quotes, derivation rule, quotes behind the derivation, curations) of one statement."""
+    quotes, rule, behind, curations = [], "", [], {}
     for statement in graph.subjects(RDF.subject, subject):
         if (statement, RDF.predicate, predicate) not in graph or (statement, RDF.object, obj) not in graph:
             continue
         rule = str(graph.value(statement, IJDP.derivationRule) or "")
         for origin in graph.objects(statement, PROV.wasDerivedFrom):
+            why = graph.value(origin, IJDP.justification)
+            if why is not None:
+                curations[origin] = Curation(str(origin), str(why), str(graph.value(origin, DCTERMS.creator) or ""),
+                                             sorted(str(r) for r in graph.objects(origin, DCTERMS.references)))
             quotes.extend(_quotes(graph, origin))
             for deeper in graph.objects(origin, PROV.wasDerivedFrom):
                 behind.extend(_quotes(graph, deeper))
-    unique = lambda items: list({(q.start, q.end): q for q in items}.values())
-    return unique(quotes), rule, sorted(unique(behind), key=lambda q: q.start)
+    unique = lambda items: list({(q.source, q.start, q.end): q for q in items}.values())
+    return unique(quotes), rule, sorted(unique(behind), key=lambda q: q.start), sorted(curations.values(), key=lambda c: c.iri)
 
 
 def build_view(iri: str, graph: Graph) -> ResourceView | None:
@@ -200,8 +222,8 @@ def build_view(iri: str, graph: Graph) -> ResourceView | None:
             if all(value.term != obj for value in links_out):
                 links_out.append(Value(obj, str(obj)))
             continue
-        quotes, rule, behind = _provenance(graph, resource, predicate, obj)
-        groups.setdefault(predicate, []).append(Value(obj, label_of(graph, obj), quotes, rule, behind))
+        quotes, rule, behind, curations = _provenance(graph, resource, predicate, obj)
+        groups.setdefault(predicate, []).append(Value(obj, label_of(graph, obj), quotes, rule, behind, curations))
     statements = [Group(p, label_of(graph, p), sorted(values, key=lambda v: v.label.lower()))
                   for p, values in groups.items() if p != RDF.type]
     statements.sort(key=lambda g: (g.predicate not in LABEL_PREDICATES, g.label.lower()))

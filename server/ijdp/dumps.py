@@ -79,7 +79,7 @@ def dumps_version(version: str):
     return redirect("/dumps/", code=302)
 
 
-@bp.get("/dumps/<version>/<name>")
+@bp.get("/dumps/<version>/<path:name>")
 def dump_file(version: str, name: str):
     if version not in ("latest", version_date()):
         abort(404, description=f"No dumps of version {version}; the current one is {version_date()}.")

@@ -1,9 +1,13 @@
 """Assemble the publication's named graphs from the files in data/ and ontology/.
 
-facts       every triple of data/facts.trig (each named graph there is a quote)
-provenance  one rdf:Statement per fact, tied by PROV-O to a Web Annotation whose
-            TextQuoteSelector / TextPositionSelector point into the snapshot
-links       data/links.ttl
+facts       every triple of each source's facts.trig (each named graph there is a quote)
+provenance  one rdf:Statement per fact, tied by PROV-O to a Web Annotation (one per
+            quote) whose TextQuoteSelector / TextPositionSelector point into the
+            snapshot of the source that states it
+curated     data/curated.trig: what the maintainers add from outside the sources
+            (an acronym, an expansion, a post's organisation), each group of
+            statements a prov:Entity saying who added it, why, and the reference
+links       data/links.sssom.tsv and data/codes.ttl
 derived     what the build computes (entry into force, expiry, entailed types);
             every derived triple says what it was derived from and how
 metadata    VoID / DCAT description, written last from the other graphs
@@ -30,8 +34,7 @@ QUOTE_CONTEXT = 32  # characters of prefix and suffix kept with each quote
 @dataclass
 class Publication:
     graphs: dict = field(default_factory=lambda: {name: Graph() for name in GRAPH_NAMES})
-    snapshot_text: str = ""
-    snapshot_sha256: str = ""
+    sources: list = field(default_factory=list)   # [sources.Source], in slug order
 
     def merged(self, names=GRAPH_NAMES) -> Graph:
         graph = Graph()
@@ -48,10 +51,6 @@ def statement_iri(triple) -> URIRef:
     return URIRef(f"{PUBLISHED_BASE}id/statement/{digest}")
 
 
-def snapshot_iri() -> URIRef:
-    return URIRef(f"{PUBLISHED_BASE}source/{resources.SOURCE_SNAPSHOT}")
-
-
 def add_statement(provenance: Graph, triple, derived_from) -> URIRef:
     statement = statement_iri(triple)
     provenance.add((statement, RDF.type, RDF.Statement))
@@ -63,16 +62,25 @@ def add_statement(provenance: Graph, triple, derived_from) -> URIRef:
     return statement
 
 
-def locate_quote(text: str, exact: str, where: str) -> int:
-    count = text.count(exact)
-    if count != 1:
-        problem = "does not occur" if count == 0 else f"occurs {count} times (make it longer)"
-        raise IjdpError(f"{where}: quote {exact[:60]!r} {problem} in the source snapshot")
-    return text.index(exact)
+def locate_quote(source, exact: str, where: str, others=()) -> int:
+    """The quote's offset in its own source's snapshot, where it must occur exactly once."""
+    count = source.text.count(exact)
+    if count == 1:
+        return source.text.index(exact)
+    if count > 1:
+        raise IjdpError(f"{where}: quote {exact[:60]!r} occurs {count} times in the source snapshot "
+                        f"{source.snapshot} (make it longer)")
+    elsewhere = [other.slug for other in others if other.slug != source.slug and exact in other.text]
+    if elsewhere:
+        raise IjdpError(f"{where}: quote {exact[:60]!r} does not occur in the source snapshot of {source.slug!r} "
+                        f"but in that of {', '.join(map(repr, elsewhere))}: a fact is evidenced only by its own "
+                        f"document's words; file it under data/sources/{elsewhere[0]}/")
+    raise IjdpError(f"{where}: quote {exact[:60]!r} does not occur in the source snapshot {source.snapshot}")
 
 
-def add_annotation(provenance: Graph, annotation: URIRef, text: str, exact: str, where: str) -> None:
-    start = locate_quote(text, exact, where)
+def add_annotation(provenance: Graph, annotation: URIRef, source, exact: str, where: str, others=()) -> None:
+    text = source.text
+    start = locate_quote(source, exact, where, others)
     end = start + len(exact)
     target = URIRef(f"{annotation}/target")
     quote = URIRef(f"{annotation}/quote-selector")
@@ -83,7 +91,7 @@ def add_annotation(provenance: Graph, annotation: URIRef, text: str, exact: str,
     add((annotation, OA.motivatedBy, OA.describing))
     add((annotation, OA.hasTarget, target))
     add((target, RDF.type, OA.SpecificResource))
-    add((target, OA.hasSource, snapshot_iri()))
+    add((target, OA.hasSource, source.iri))
     add((target, OA.hasSelector, quote))
     add((target, OA.hasSelector, position))
     add((quote, RDF.type, OA.TextQuoteSelector))
@@ -95,8 +103,11 @@ def add_annotation(provenance: Graph, annotation: URIRef, text: str, exact: str,
     add((position, OA.end, Literal(end, datatype=XSD.nonNegativeInteger)))
 
 
-def read_facts(path: Path, text: str, publication: Publication) -> None:
-    """Facts and their provenance from the quote-grouped authoring file."""
+def read_facts(source, publication: Publication) -> None:
+    """Facts and their provenance from one source's quote-grouped authoring file."""
+    from .sources import line_of_quote
+
+    path = source.facts
     authoring = load_dataset(path)
     quotes = {s: str(o) for s, o in authoring.default_graph.subject_objects(IJDP.quote)}
     other = [t for t in authoring.default_graph if t[1] != IJDP.quote]
@@ -110,11 +121,59 @@ def read_facts(path: Path, text: str, publication: Publication) -> None:
         if name not in grouped:
             raise IjdpError(f"{path}: quote {name} states no facts")
     facts, provenance = publication.graphs["facts"], publication.graphs["provenance"]
+    path_text = path.read_text(encoding="utf-8")
     for annotation in sorted(grouped):
-        add_annotation(provenance, annotation, text, quotes[annotation], f"{path}")
+        line = line_of_quote(path_text, str(annotation))
+        where = f"{path}:{line}" if line else f"{path}"
+        if (annotation, RDF.type, OA.Annotation) in provenance:
+            raise IjdpError(f"{where}: quote {annotation} is already a quote of another source; "
+                            "name each source's quotes under its own prefix (id/annotation/<slug>/...)")
+        add_annotation(provenance, annotation, source, quotes[annotation], where, publication.sources)
         for triple in grouped[annotation]:
             facts.add(triple)
             add_statement(provenance, triple, [annotation])
+
+
+# What every curation states: who added it, why, and the reference it rests on.
+CURATION_FIELDS = {DCTERMS.creator: "dcterms:creator", IJDP.justification: "ijdp:justification",
+                   DCTERMS.references: "dcterms:references"}
+
+
+def read_curated(path: Path, publication: Publication) -> None:
+    """The curated graph: each named graph of data/curated.trig is one curation, described in its default graph."""
+    if not path.exists():
+        return
+    authoring = load_dataset(path)
+    described = authoring.default_graph
+    grouped = {g.identifier: g for g in authoring.graphs() if g.identifier != described.identifier and len(g)}
+    text = path.read_text(encoding="utf-8")
+    curated, provenance = publication.graphs["curated"], publication.graphs["provenance"]
+    for name in sorted(set(described.subjects()) | set(grouped)):
+        where = f"{path}:{_line_naming(text, str(name))}"
+        missing = [shown for p, shown in CURATION_FIELDS.items() if described.value(name, p) is None]
+        if missing:
+            raise IjdpError(f"{where}: curation {name} must say who added it, why and from where; missing "
+                            + ", ".join(missing))
+        if name not in grouped:
+            raise IjdpError(f"{where}: curation {name} adds no statements")
+        for triple in described.triples((name, None, None)):
+            provenance.add(triple)
+        provenance.add((name, RDF.type, PROV.Entity))
+        for triple in grouped[name]:
+            if triple in publication.graphs["facts"]:
+                raise IjdpError(f"{where}: {triple[0]} {triple[1]} {triple[2]} is stated by a source already; "
+                                "curate only what the sources do not say")
+            curated.add(triple)
+            add_statement(provenance, triple, [name])
+
+
+def _line_naming(text: str, iri: str) -> int:
+    local = iri.rstrip("/").rsplit("/", 1)[-1]
+    for number, line in enumerate(text.splitlines(), start=1):
+        first = line.split(None, 1)[0] if line.split() else ""
+        if first == f"<{iri}>" or (":" in first and first.split(":", 1)[1] == local):
+            return number
+    return 1
 
 
 def add_duration(year_month: str, duration: str) -> str | None:
@@ -192,19 +251,16 @@ def read_links(folder: Path) -> Graph:
     return graph
 
 
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
 
 def assemble() -> Publication:
     """Ontology, facts, provenance, links and the computed dates (not yet types or metadata)."""
-    snapshot = resources.source_snapshot()
-    publication = Publication(
-        snapshot_text=snapshot.read_text(encoding="utf-8"),
-        snapshot_sha256=sha256_of(snapshot),
-    )
+    from .sources import read_sources
+
+    publication = Publication(sources=read_sources(resources.data_folder()))
     publication.graphs["ontology"] = load_graph(*resources.ontology_files())
-    read_facts(resources.data_folder() / "facts.trig", publication.snapshot_text, publication)
+    for source in publication.sources:
+        read_facts(source, publication)
+    read_curated(resources.data_folder() / "curated.trig", publication)
     publication.graphs["links"] = read_links(resources.data_folder())
     derive_period_in_force(publication)
     return publication

@@ -6,13 +6,13 @@ never from the clock, so that two builds of the same inputs are byte-identical.
 from __future__ import annotations
 
 import hashlib
-from rdflib import OWL, RDF, SKOS, XSD, Graph, Literal, URIRef
+from rdflib import OWL, RDF, RDFS, SKOS, XSD, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, FOAF
 
 from . import __version__, resources
 from .config import PUBLISHED_BASE
 from .formats import RDF_FORMATS
-from .knowledge import Publication, snapshot_iri
+from .knowledge import Publication
 from .links import MAPPING_PREDICATES
 from .vocab import DCAT, GRAPH_NAMES, PROV, SPDX, VOID, graph_iri
 
@@ -42,10 +42,13 @@ def dump_names() -> list[tuple]:
 def inputs_digest() -> str:
     """A content version: the SHA-256 of every input file, combined."""
     digest = hashlib.sha256()
-    paths = resources.ontology_files() + resources.shapes_files() + sorted(resources.data_folder().glob("*.*"))
-    for path in paths:
-        if path.suffix in {".ttl", ".trig", ".txt", ".tsv"}:
-            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    data = resources.data_folder()
+    named = [(p.name, p) for p in resources.ontology_files() + resources.shapes_files()]
+    named += [(p.relative_to(data).as_posix(), p) for p in sorted(data.rglob("*.*"))
+              if not any(part.startswith(".") for part in p.relative_to(data).parts)]
+    for name, path in named:
+        if path.suffix in {".ttl", ".trig", ".txt", ".tsv", ".toml"}:
+            digest.update(name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 
@@ -72,7 +75,8 @@ def add_metadata(publication: Publication) -> None:
     add((DATASET, DCTERMS.license, LICENSE))
     add((DATASET, DCTERMS.hasVersion, Literal(version)))
     add((DATASET, OWL.versionInfo, Literal(version)))
-    add((DATASET, DCTERMS.source, snapshot_iri()))
+    for source in publication.sources:
+        add((DATASET, DCTERMS.source, source.iri))
     add((DATASET, DCTERMS.conformsTo, URIRef(f"{PUBLISHED_BASE}shapes")))
     add((DATASET, VOID.vocabulary, URIRef(f"{PUBLISHED_BASE}ontology#")))
     add((DATASET, VOID.sparqlEndpoint, URIRef(f"{PUBLISHED_BASE}sparql")))
@@ -130,22 +134,15 @@ def add_metadata(publication: Publication) -> None:
         add((target, DCTERMS.title, Literal(title, lang="en")))
         add((target, VOID.uriSpace, Literal(prefix)))
 
-    snapshot = snapshot_iri()
-    checksum = URIRef(f"{snapshot}#sha256")
-    add((snapshot, RDF.type, FOAF.Document))
-    add((snapshot, DCTERMS.title, Literal("Source snapshot: the news article as published", lang="en")))
-    add((snapshot, DCTERMS.format, Literal("text/plain; charset=utf-8")))
-    add((snapshot, SPDX.checksum, checksum))
-    add((checksum, RDF.type, SPDX.Checksum))
-    add((checksum, SPDX.algorithm, SPDX.checksumAlgorithm_sha256))
-    add((checksum, SPDX.checksumValue, Literal(publication.snapshot_sha256, datatype=XSD.hexBinary)))
-    add((snapshot, DCTERMS.isFormatOf, URIRef(f"{PUBLISHED_BASE}id/document/press-release")))
+    for source in publication.sources:
+        describe_source(meta, source)
 
     build = URIRef(f"{PUBLISHED_BASE}id/build/{version}")
     add((DATASET, PROV.wasGeneratedBy, build))
     add((build, RDF.type, PROV.Activity))
     add((build, SKOS.prefLabel, Literal(f"ijdp build of version {version}", lang="en")))
-    add((build, PROV.used, snapshot))
+    for source in publication.sources:
+        add((build, PROV.used, source.iri))
     add((build, PROV.used, URIRef(f"{PUBLISHED_BASE}ontology/1.0.0")))
     add((build, PROV.used, URIRef(f"{PUBLISHED_BASE}shapes")))
     add((build, PROV.wasAssociatedWith, URIRef(f"{PUBLISHED_BASE}id/software/ijdp-{__version__}")))
@@ -158,3 +155,40 @@ def add_metadata(publication: Publication) -> None:
     add((graph_iri("derived"), PROV.wasGeneratedBy, build))
     graphs["metadata"] = meta
 
+
+
+def describe_source(meta: Graph, source) -> None:
+    """The snapshot of one source: what it is a copy of, its checksum and what its metadata file says."""
+    add = meta.add
+    snapshot, info = source.iri, source.metadata
+    checksum = URIRef(f"{snapshot}#sha256")
+    add((snapshot, RDF.type, FOAF.Document))
+    add((snapshot, DCTERMS.title, Literal(f"Source snapshot: {source.title}", lang="en")))
+    add((snapshot, DCTERMS.type, Literal(info["kind"], lang="en")))
+    if info.get("about"):
+        add((snapshot, DCTERMS.description, Literal(info["about"], lang="en")))
+    if source.invented:
+        add((snapshot, RDFS.comment, Literal(
+            "INVENTED: written for the tests of ijdp; not a real document and never part of the published data.",
+            lang="en")))
+    add((snapshot, DCTERMS.format, Literal("text/plain; charset=utf-8")))
+    add((snapshot, DCTERMS.identifier, Literal(source.slug)))
+    add((snapshot, SPDX.checksum, checksum))
+    add((checksum, RDF.type, SPDX.Checksum))
+    add((checksum, SPDX.algorithm, SPDX.checksumAlgorithm_sha256))
+    add((checksum, SPDX.checksumValue, Literal(source.sha256, datatype=XSD.hexBinary)))
+    add((snapshot, DCTERMS.isFormatOf, source.document))
+    # When the snapshot was taken, and when the document it copies was published (where stated).
+    add((snapshot, DCTERMS.created, _date(info["retrieved"])))
+    if info.get("date"):
+        add((snapshot, DCTERMS.issued, _date(info["date"])))
+    if info.get("publisher"):
+        add((snapshot, DCTERMS.publisher, Literal(info["publisher"])))
+    if info.get("url"):
+        add((snapshot, DCTERMS.source, URIRef(info["url"])))
+    if info.get("licence"):
+        add((snapshot, DCTERMS.license, URIRef(info["licence"])))
+
+
+def _date(text: str) -> Literal:
+    return Literal(text, datatype=XSD.date if len(text) == 10 else XSD.gYearMonth)

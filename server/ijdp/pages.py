@@ -238,7 +238,7 @@ def document(rest: str):
         query_link="/sparql?query=" + quote(f"DESCRIBE <{iri}>"),
         select_link="/sparql?query=" + quote(f"SELECT ?p ?o WHERE {{ <{iri}> ?p ?o }}"),
         document_path=f"/doc/{rest}", formats=DOCUMENT_FORMATS, citation=cite,
-        coverage_link=f"/source/{resources.SOURCE_SNAPSHOT}/coverage" if rest == "document/press-release" else None))
+        source_link=f"/source/{slug}" if (slug := source_for_document(iri)) else None))
 
 
 CITED = ("dataset/ijdp", "document/press-release")
@@ -348,34 +348,99 @@ def shapes_report():
     return conditional(Response(report.read_bytes(), content_type="text/turtle; charset=utf-8"), False)
 
 
-@bp.get("/source/<name>/coverage")
-@bp.get("/source/<name>/coverage.json")
-def source_coverage(name: str):
-    """Which sentences of the source the data covers, shaded, each covered one linked to its facts."""
-    from .coverage import facts_query, publication_coverage
+def published_sources() -> list[dict]:
+    """The sources of the build being served (dist/sources.json): metadata, slug and checksum of each."""
+    import json
+    path = Path(settings().dist_dir) / "sources.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
 
-    if name != resources.SOURCE_SNAPSHOT:
-        abort(404)
+
+def published_source(slug: str):
+    """A sources.Source for a served source, read from dist/ (the server never reads data/)."""
+    from .sources import Source
+
+    entry = next((s for s in published_sources() if s["slug"] == slug), None)
+    if entry is None:
+        abort(404, description=f"There is no source {slug!r}; the sources are listed at /source/.")
+    folder = Path(settings().dist_dir) / "sources"
+    text = (folder / f"{slug}.txt").read_text(encoding="utf-8")
+    source = Source(slug, folder, text, entry["sha256"], {k: v for k, v in entry.items() if k not in ("slug",)})
+    return source, folder / f"{slug}.exclusions.tsv"
+
+
+def source_for_document(iri: str):
+    """The slug of the source whose document this IRI is, if any."""
+    return next((s["slug"] for s in published_sources() if base() + s["document"] == iri), None)
+
+
+def coverage_of(slug: str):
+    from .coverage import coverage, quote_positions, read_exclusions
+
+    source, exclusions = published_source(slug)
     provenance = fetch_graph(
         "PREFIX oa: <http://www.w3.org/ns/oa#>\n"
         "CONSTRUCT { ?selector a oa:TextPositionSelector ; oa:start ?start ; oa:end ?end . "
         "?target oa:hasSelector ?selector ; oa:hasSource ?source } "
         f"WHERE {{ GRAPH <{base()}graph/provenance> {{ ?selector a oa:TextPositionSelector ; oa:start ?start ; "
-        "oa:end ?end . ?target oa:hasSelector ?selector ; oa:hasSource ?source } }")
-    report = publication_coverage(provenance, base())
+        f"oa:end ?end . ?target oa:hasSelector ?selector ; oa:hasSource ?source }} "
+        f"FILTER(?source = <{base()}source/{slug}.txt>) }}")
+    positions = quote_positions(provenance, f"{base()}source/{slug}.txt")
+    return source, coverage(source.text, positions, read_exclusions(exclusions), slug)
+
+
+@bp.get("/source/")
+def sources_index():
+    """Every source document, with its coverage."""
+    rows = []
+    for entry in published_sources():
+        _, report = coverage_of(entry["slug"])
+        rows.append({**entry, "summary": report.summary()})
+    html = render_template("sources.html", sources=rows)
+    return conditional(Response(html, content_type="text/html; charset=utf-8"), False)
+
+
+@bp.get("/source")
+@bp.get("/sources")
+def sources_root():
+    return redirect("/source/", code=301)
+
+
+@bp.get("/source/<name>/coverage")
+@bp.get("/source/<name>/coverage.json")
+def source_coverage(name: str):
+    """Which sentences of the source the data covers, shaded, each covered one linked to its facts."""
+    from .coverage import facts_query
+
+    if name.endswith(".txt"):   # the address before sources were a list
+        return redirect(f"/source/{name[:-4]}/coverage{'.json' if request.path.endswith('.json') else ''}", code=301)
+    source, report = coverage_of(name)
     if request.path.endswith(".json"):
         return Response(report.as_json(), content_type="application/json")
-    fragment = report.as_html_fragment(lambda start, end: "/sparql?query=" + quote(facts_query(start, end)))
-    return render_template("coverage.html", report=report, fragment=fragment, name=name)
+    fragment = report.as_html_fragment(
+        lambda start, end: "/sparql?query=" + quote(facts_query(start, end, f"{base()}source/{name}.txt")))
+    return render_template("coverage.html", report=report, fragment=fragment, name=name, source=source)
 
 
 @bp.get("/source/<name>")
 def source(name: str):
-    if name != resources.SOURCE_SNAPSHOT:
-        abort(404)
-    response = send_file(resources.source_snapshot(), mimetype="text/plain", conditional=True, etag=True)
-    response.headers["Content-Type"] = "text/plain; charset=utf-8"
-    return response
-
-
-
+    """/source/<slug>.txt is the snapshot, unchanged; /source/<slug> the page about it (HTML or RDF)."""
+    if name.endswith(".txt"):
+        source, _ = published_source(name[:-4])
+        response = send_file(source.folder / name, mimetype="text/plain", conditional=True, etag=True)
+        response.headers["Content-Type"] = "text/plain; charset=utf-8"
+        return response
+    slug, fixed = split_suffix(name)
+    source, report = coverage_of(slug)
+    fmt = choose(fixed)
+    if fmt is None:
+        return not_acceptable()
+    iri = f"{base()}source/{slug}.txt"
+    graph = fetch_graph(describe_query(iri, base() + "ontology#"))
+    from .coverage import facts_query
+    facts_link = "/sparql?query=" + quote(facts_query(0, len(source.text), iri))
+    return respond_rdf_or_html(graph, fmt, f"/source/{slug}", fixed is None, lambda: render_template(
+        "source.html", source=source, report=report, facts_link=facts_link, formats=DOCUMENT_FORMATS,
+        document_href=local_href(base() + source.metadata["document"])))

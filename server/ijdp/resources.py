@@ -5,9 +5,9 @@ them inside the package (pyproject maps the folders to ijdp/ontology, ...).
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-SOURCE_SNAPSHOT = "india-japan-semiconductor-moc.txt"
 PACKAGE = Path(__file__).resolve().parent
 CHECKOUT = PACKAGE.parent.parent
 
@@ -26,11 +26,9 @@ def shapes_files() -> list[Path]:
 
 
 def data_folder() -> Path:
-    return _folder("data")
-
-
-def source_snapshot() -> Path:
-    return data_folder() / SOURCE_SNAPSHOT
+    """The publication's data: IJDP_DATA_DIR (or `ijdp build --data`) names another folder laid out the same way."""
+    chosen = os.environ.get("IJDP_DATA_DIR")
+    return Path(chosen) if chosen else _folder("data")
 
 
 def queries_folder() -> Path:

@@ -49,7 +49,8 @@ PREFIXES = {
 }
 
 # The named graphs, in the order dumps list them.
-GRAPH_NAMES = ("ontology", "facts", "provenance", "links", "derived", "metadata")
+# curated: what the maintainers add from outside the sources (acronyms, expansions), each with who, why and a reference.
+GRAPH_NAMES = ("ontology", "facts", "curated", "provenance", "links", "derived", "metadata")
 
 
 def graph_iri(name: str, base: str = PUBLISHED_BASE) -> URIRef:
