@@ -107,7 +107,7 @@ def test_each_source_is_described_with_its_checksum(two):
                  for s in meta.subjects(SPDX.checksum, None) if "/source/" in str(s)}
     assert checksums == {f"{BASE}source/{s.slug}.txt": s.sha256 for s in publication.sources}
     dataset = URIRef(BASE + "id/dataset/ijdp")
-    assert set(map(str, meta.objects(dataset, URIRef("http://purl.org/dc/terms/source")))) == set(checksums)
+    assert set(map(str, meta.objects(dataset, PROV.wasDerivedFrom))) == set(checksums)
     invented = URIRef(f"{BASE}source/{INVENTED}.txt")
     assert any("INVENTED" in str(o) for o in meta.objects(invented, None))
     listed = json.loads((dist / "sources.json").read_text())

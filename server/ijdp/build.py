@@ -65,7 +65,24 @@ def build_publication(skip_reasoner: bool = False, log=lambda message: None) -> 
     if not report.conforms:
         raise ValidationFailed(report.as_text())
     log(f"SHACL: conforms ({len(publication.merged())} triples)")
+    check_catalogue(publication, log)
     return publication, report
+
+
+def check_catalogue(publication: Publication, log) -> None:
+    """The catalogue description against DCAT-AP 3.0.1, as a portal would check it; a violation stops the build."""
+    from .validation import dcat_ap_folder, validate_dcat_ap
+
+    folder = dcat_ap_folder()
+    if folder is None:
+        log("DCAT-AP: not checked (no DCAT-AP shapes at ../shared/dcat-ap; set IJDP_DCAT_AP_SHAPES to their folder)")
+        return
+    portal = validate_dcat_ap(publication.graphs["metadata"], folder)
+    publication.portal_report = portal
+    if not portal.conforms:
+        raise ValidationFailed(portal.summary() + "\n" + "\n".join(
+            f"- {v.focus}\n    path: {v.path}\n    {v.message}" for v in portal.violations))
+    log(portal.summary())
 
 
 def _bind(graph) -> None:
@@ -218,6 +235,7 @@ def write_dumps(publication: Publication, report: Report, out_dir: Path, base: s
             "base_iri": base,
             "built_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "sources": {s.slug: s.sha256 for s in publication.sources},
+            "dcat_ap": publication.portal_report.as_dict() if publication.portal_report else None,
             "triples": {name: len(publication.graphs[name]) for name in GRAPH_NAMES},
             "merged_triples": len(publication.merged()),
             "quads": sum(len(publication.graphs[name]) for name in GRAPH_NAMES),

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, send_file
-from rdflib import XSD, Graph, Literal, URIRef
+from rdflib import RDF, XSD, Graph, Literal, URIRef
 
 from .formats import RDF_FORMATS
 from .negotiation import negotiate, prefers_html
@@ -115,14 +115,15 @@ def void_graph() -> Graph:
         checksum = URIRef(f"{distribution}#sha256")
         graph.add((distribution, DCAT.byteSize, Literal(row["bytes"], datatype=XSD.nonNegativeInteger)))
         graph.add((distribution, SPDX.checksum, checksum))
+        graph.add((checksum, RDF.type, SPDX.Checksum))
         graph.add((checksum, SPDX.algorithm, SPDX.checksumAlgorithm_sha256))
         graph.add((checksum, SPDX.checksumValue, Literal(row["sha256"], datatype=XSD.hexBinary)))
     built_at = build_info().get("built_at")
     if built_at:
         for build in graph.subjects(PROV.wasAssociatedWith, None):
             graph.add((build, PROV.endedAtTime, Literal(built_at, datatype=XSD.dateTime)))
-        dataset = URIRef(f"{base}id/dataset/ijdp")
-        graph.add((dataset, URIRef("http://purl.org/dc/terms/modified"), Literal(built_at, datatype=XSD.dateTime)))
+        for described in (URIRef(f"{base}id/dataset/ijdp"), URIRef(f"{base}catalog")):
+            graph.add((described, URIRef("http://purl.org/dc/terms/modified"), Literal(built_at, datatype=XSD.dateTime)))
     cache["graph"] = graph
     return graph
 
@@ -131,6 +132,19 @@ def void_graph() -> Graph:
 @bp.get("/.well-known/void.<extension>")
 def void(extension: str | None = None):
     """The dataset's VoID and DCAT description: a page for people, RDF for machines (Accept or suffix)."""
+    return described_catalogue(extension, "/.well-known/void", f"{settings().base_iri}id/dataset/ijdp",
+                               "The dataset, described")
+
+
+@bp.get("/catalog")
+@bp.get("/catalog.<extension>")
+def catalog(extension: str | None = None):
+    """The same description from the catalogue's own IRI, which DCAT-AP portals harvest."""
+    return described_catalogue(extension, "/catalog", f"{settings().base_iri}catalog", "The catalogue")
+
+
+def described_catalogue(extension, path: str, first: str, title: str):
+    """One description (VoID for linked-data clients, DCAT-AP for portals: the same graph), negotiated."""
     from .formats import DOCUMENT_FORMATS, HTML
     from .pages import rdf_page
 
@@ -146,13 +160,13 @@ def void(extension: str | None = None):
             return not_acceptable(DOCUMENT_FORMATS)
     graph = Graph() + void_graph()
     if fmt is HTML:
-        response = rdf_page(graph, "The dataset, described", "What the publication holds and where to get it "
-                            "(VoID and DCAT): its dumps with their sizes and checksums, its SPARQL endpoint, its "
-                            "links to other datasets and how it was built.", "/.well-known/void",
-                            first=URIRef(f"{settings().base_iri}id/dataset/ijdp"))
+        response = rdf_page(graph, title, "What the publication holds and where to get it (VoID and DCAT-AP): the "
+                            "catalogue, its dataset, the dumps with their sizes and checksums, the SPARQL endpoint as "
+                            "a data service, the links to other datasets and how it was built.", path,
+                            first=URIRef(first))
     else:
         response = Response(rdf_body(graph, fmt), content_type=f"{fmt.media_type}; charset=utf-8")
-    return conditional(response, extension is None, "/.well-known/void", fmt)
+    return conditional(response, extension is None, path, fmt)
 
 
 

@@ -20,6 +20,7 @@ class RdfFormat:
     label: str
     aliases: tuple = ()      # other media types that mean this format
     names: tuple = ()        # other names clients send in format= / output=
+    eu_file_type: str = ""   # its code in the EU file-type authority table (DCAT-AP's dct:format)
 
     @property
     def oxigraph(self):
@@ -30,15 +31,15 @@ RDF_FORMATS = (
     # Aliases: other media types that mean the format, and the names real clients send in
     # format= / output= (SPARQLWrapper: n3, rdf+xml, json-ld; Jena: ttl, nt; YASGUI: the media type).
     RdfFormat("turtle", "text/turtle", "ttl", "turtle", False, "Turtle",
-              ("application/x-turtle", "application/turtle", "text/n3", "text/rdf+n3", "application/n3"), ("n3",)),
+              ("application/x-turtle", "application/turtle", "text/n3", "text/rdf+n3", "application/n3"), ("n3",), eu_file_type="RDF_TURTLE"),
     RdfFormat("nt", "application/n-triples", "nt", "nt", False, "N-Triples", ("text/plain",),
-              ("ntriples", "n-triples")),
+              ("ntriples", "n-triples"), eu_file_type="RDF_N_TRIPLES"),
     RdfFormat("jsonld", "application/ld+json", "jsonld", "json-ld", False, "JSON-LD",
-              ("application/json", "application/x-json+ld"), ("json-ld", "json")),
+              ("application/json", "application/x-json+ld"), ("json-ld", "json"), eu_file_type="JSON_LD"),
     RdfFormat("rdfxml", "application/rdf+xml", "rdf", "xml", False, "RDF/XML",
-              ("application/xml", "text/xml"), ("rdf+xml", "xml", "rdf/xml")),
-    RdfFormat("trig", "application/trig", "trig", "trig", True, "TriG", ("application/x-trig",)),
-    RdfFormat("nquads", "application/n-quads", "nq", "nquads", True, "N-Quads", ("text/x-nquads",), ("n-quads",)),
+              ("application/xml", "text/xml"), ("rdf+xml", "xml", "rdf/xml"), eu_file_type="RDF_XML"),
+    RdfFormat("trig", "application/trig", "trig", "trig", True, "TriG", ("application/x-trig",), eu_file_type="RDF_TRIG"),
+    RdfFormat("nquads", "application/n-quads", "nq", "nquads", True, "N-Quads", ("text/x-nquads",), ("n-quads",), eu_file_type="RDF_N_QUADS"),
 )
 
 

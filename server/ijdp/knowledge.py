@@ -35,6 +35,7 @@ QUOTE_CONTEXT = 32  # characters of prefix and suffix kept with each quote
 class Publication:
     graphs: dict = field(default_factory=lambda: {name: Graph() for name in GRAPH_NAMES})
     sources: list = field(default_factory=list)   # [sources.Source], in slug order
+    portal_report: object = None                  # validation.PortalReport, once the build has checked DCAT-AP
 
     def merged(self, names=GRAPH_NAMES) -> Graph:
         graph = Graph()

@@ -6,7 +6,7 @@ never from the clock, so that two builds of the same inputs are byte-identical.
 from __future__ import annotations
 
 import hashlib
-from rdflib import OWL, RDF, RDFS, SKOS, XSD, Graph, Literal, URIRef
+from rdflib import OWL, RDF, RDFS, SKOS, XSD, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, FOAF
 
 from . import __version__, resources
@@ -18,6 +18,16 @@ from .vocab import DCAT, GRAPH_NAMES, PROV, SPDX, VOID, graph_iri
 
 LICENSE = URIRef("https://creativecommons.org/licenses/by/4.0/")
 DATASET = URIRef(f"{PUBLISHED_BASE}id/dataset/ijdp")
+CATALOG = URIRef(f"{PUBLISHED_BASE}catalog")
+SPARQL_SERVICE = URIRef(f"{PUBLISHED_BASE}id/service/sparql")
+PUBLISHER = URIRef(f"{PUBLISHED_BASE}id/agent/ijdp-maintainers")
+EU = "http://publications.europa.eu/resource/authority/"
+# Controlled values DCAT-AP asks for, each with the class and label DCAT-AP's shapes check for
+# (the portals load the EU authority tables themselves; a description must still state the class).
+THEMES = {"TECH": "Science and technology", "INTR": "International issues", "ECON": "Economy and finance"}
+COUNTRIES = {"IND": "India", "JPN": "Japan"}
+KEYWORDS = ("semiconductors", "supply chain", "India", "Japan", "memorandum of cooperation", "MeitY", "METI",
+            "linked data")
 DUMP_STEM = "ijdp"
 
 # External datasets we link to, by IRI prefix.
@@ -73,11 +83,16 @@ def add_metadata(publication: Publication) -> None:
         "Partnership, each tied to the sentence it came from.",
         lang="en")))
     add((DATASET, DCTERMS.license, LICENSE))
-    add((DATASET, DCTERMS.hasVersion, Literal(version)))
+    add((DATASET, DCAT.version, Literal(version)))
     add((DATASET, OWL.versionInfo, Literal(version)))
+    # The documents the facts are quoted from. Not dct:source, which DCAT-AP keeps for datasets.
     for source in publication.sources:
-        add((DATASET, DCTERMS.source, source.iri))
-    add((DATASET, DCTERMS.conformsTo, URIRef(f"{PUBLISHED_BASE}shapes")))
+        add((DATASET, PROV.wasDerivedFrom, source.iri))
+    shapes = URIRef(f"{PUBLISHED_BASE}shapes")
+    add((DATASET, DCTERMS.conformsTo, shapes))
+    add((shapes, RDF.type, DCTERMS.Standard))
+    add((shapes, DCTERMS.title, Literal("The ijdp SHACL shapes", lang="en")))
+    describe_for_portals(meta)
     add((DATASET, VOID.vocabulary, URIRef(f"{PUBLISHED_BASE}ontology#")))
     add((DATASET, VOID.sparqlEndpoint, URIRef(f"{PUBLISHED_BASE}sparql")))
     add((DATASET, VOID.uriSpace, Literal(f"{PUBLISHED_BASE}id/")))
@@ -110,11 +125,23 @@ def add_metadata(publication: Publication) -> None:
         add((DATASET, DCAT.distribution, dist))
         add((dist, RDF.type, DCAT.Distribution))
         add((dist, DCTERMS.title, Literal(f"{fmt.label} dump{' (gzip)' if gz else ''}", lang="en")))
+        add((dist, DCTERMS.description, Literal(
+            f"Every named graph of the publication{' kept apart' if fmt.keeps_graphs else ', merged'}, as {fmt.label}"
+            f"{', gzip-compressed' if gz else ''}.", lang="en")))
         add((dist, DCAT.downloadURL, url))
-        add((dist, DCAT.mediaType, URIRef(f"https://www.iana.org/assignments/media-types/{fmt.media_type}")))
+        add((dist, DCAT.accessURL, URIRef(f"{PUBLISHED_BASE}dumps/")))
+        media = URIRef(f"https://www.iana.org/assignments/media-types/{fmt.media_type}")
+        add((dist, DCAT.mediaType, media))
+        add((media, RDF.type, DCTERMS.MediaType))
+        file_type = URIRef(f"{EU}file-type/{fmt.eu_file_type}")
+        add((dist, DCTERMS.format, file_type))
+        add((file_type, RDF.type, DCTERMS.MediaTypeOrExtent))
         if gz:
-            add((dist, DCAT.compressFormat, URIRef("https://www.iana.org/assignments/media-types/application/gzip")))
+            gzip = URIRef("https://www.iana.org/assignments/media-types/application/gzip")
+            add((dist, DCAT.compressFormat, gzip))
+            add((gzip, RDF.type, DCTERMS.MediaType))
         add((dist, DCTERMS.license, LICENSE))
+        add((dist, DCATAP.availability, STABLE))
 
     for key, (title, prefix) in LINK_TARGETS.items():
         links = [(s, p, o) for s, p, o in graphs["links"] if p in MAPPING_PREDICATES and str(o).startswith(prefix)]
@@ -192,3 +219,96 @@ def describe_source(meta: Graph, source) -> None:
 
 def _date(text: str) -> Literal:
     return Literal(text, datatype=XSD.date if len(text) == 10 else XSD.gYearMonth)
+
+
+DCATAP = Namespace("http://data.europa.eu/r5r/")
+VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")
+STABLE = URIRef(f"{EU}planned-availability/STABLE")
+
+
+def describe_for_portals(meta: Graph) -> None:
+    """What DCAT-AP 3.0.1 asks of a catalogue beyond VoID: the catalogue, the SPARQL endpoint as a data
+    service, the publisher and contact, and the controlled values (themes, places, language, licence) typed
+    as DCAT-AP's range shapes expect."""
+    add = meta.add
+    add((CATALOG, RDF.type, DCAT.Catalog))
+    add((CATALOG, DCTERMS.title, Literal("ijdp: the India-Japan semiconductor partnership as linked data", lang="en")))
+    add((CATALOG, DCTERMS.description, Literal(
+        "The catalogue of the ijdp publication: its dataset, each fact tied to the sentence of the source it came "
+        "from, the dumps of that dataset, and the SPARQL endpoint that serves it.", lang="en")))
+    add((CATALOG, DCTERMS.publisher, PUBLISHER))
+    add((CATALOG, DCAT.dataset, DATASET))
+    add((CATALOG, DCAT.service, SPARQL_SERVICE))
+    add((CATALOG, FOAF.homepage, URIRef(PUBLISHED_BASE)))
+    add((URIRef(PUBLISHED_BASE), RDF.type, FOAF.Document))
+    add((CATALOG, DCTERMS.license, LICENSE))
+    english = URIRef(f"{EU}language/ENG")
+    add((english, RDF.type, DCTERMS.LinguisticSystem))
+    add((CATALOG, DCTERMS.language, english))
+    add((DATASET, DCTERMS.language, english))
+
+    add((PUBLISHER, RDF.type, FOAF.Agent))
+    add((PUBLISHER, FOAF.name, Literal("ijdp maintainers", lang="en")))
+    add((DATASET, DCTERMS.publisher, PUBLISHER))
+    contact = URIRef(f"{PUBLISHED_BASE}id/agent/ijdp-maintainers#contact")
+    add((contact, RDF.type, VCARD.Kind))
+    add((contact, VCARD.fn, Literal("ijdp maintainers")))
+    add((contact, VCARD.hasURL, URIRef(PUBLISHED_BASE)))
+    add((DATASET, DCAT.contactPoint, contact))
+    add((LICENSE, RDF.type, DCTERMS.LicenseDocument))
+    attribution = URIRef("http://purl.org/adms/licencetype/Attribution")
+    add((LICENSE, DCTERMS.type, attribution))
+    add((attribution, RDF.type, SKOS.Concept))
+    add((attribution, SKOS.prefLabel, Literal("Attribution", lang="en")))
+    themes = URIRef(f"{EU}data-theme")
+    add((CATALOG, DCAT.themeTaxonomy, themes))
+    add((themes, RDF.type, SKOS.ConceptScheme))
+    add((themes, DCTERMS.title, Literal("Data theme", lang="en")))
+    add((DATASET, DCAT.landingPage, URIRef(PUBLISHED_BASE)))
+    for keyword in KEYWORDS:
+        add((DATASET, DCAT.keyword, Literal(keyword, lang="en")))
+        add((SPARQL_SERVICE, DCAT.keyword, Literal(keyword, lang="en")))
+    add((SPARQL_SERVICE, DCAT.contactPoint, contact))
+    for code, label in THEMES.items():
+        theme = URIRef(f"{EU}data-theme/{code}")
+        add((DATASET, DCAT.theme, theme))
+        add((theme, RDF.type, SKOS.Concept))
+        add((theme, SKOS.prefLabel, Literal(label, lang="en")))
+    for code, label in COUNTRIES.items():
+        place = URIRef(f"{EU}country/{code}")
+        add((DATASET, DCTERMS.spatial, place))
+        add((CATALOG, DCTERMS.spatial, place))
+        add((place, RDF.type, DCTERMS.Location))
+        add((place, SKOS.prefLabel, Literal(label, lang="en")))
+    add((STABLE, RDF.type, SKOS.Concept))
+    add((STABLE, SKOS.prefLabel, Literal("stable", lang="en")))
+    irregular = URIRef(f"{EU}frequency/IRREG")
+    add((DATASET, DCTERMS.accrualPeriodicity, irregular))
+    add((irregular, RDF.type, DCTERMS.Frequency))
+
+    endpoint = URIRef(f"{PUBLISHED_BASE}sparql")
+    protocol = URIRef("https://www.w3.org/TR/sparql11-protocol/")
+    add((SPARQL_SERVICE, RDF.type, DCAT.DataService))
+    add((SPARQL_SERVICE, DCTERMS.title, Literal("ijdp SPARQL endpoint", lang="en")))
+    add((SPARQL_SERVICE, DCTERMS.description, Literal(
+        "A SPARQL 1.1 endpoint over every named graph of the dataset; its service description lists its limits.",
+        lang="en")))
+    add((SPARQL_SERVICE, DCAT.endpointURL, endpoint))
+    add((SPARQL_SERVICE, DCAT.endpointDescription, URIRef(f"{PUBLISHED_BASE}sparql/description")))
+    add((SPARQL_SERVICE, DCAT.servesDataset, DATASET))
+    add((SPARQL_SERVICE, DCTERMS.conformsTo, protocol))
+    add((protocol, RDF.type, DCTERMS.Standard))
+    add((protocol, DCTERMS.title, Literal("SPARQL 1.1 Protocol", lang="en")))
+    add((SPARQL_SERVICE, DCTERMS.license, LICENSE))
+    add((SPARQL_SERVICE, DCTERMS.publisher, PUBLISHER))
+    for code in THEMES:
+        add((SPARQL_SERVICE, DCAT.theme, URIRef(f"{EU}data-theme/{code}")))
+    through = URIRef(f"{PUBLISHED_BASE}id/distribution/sparql")
+    add((DATASET, DCAT.distribution, through))
+    add((through, RDF.type, DCAT.Distribution))
+    add((through, DCTERMS.title, Literal("SPARQL endpoint", lang="en")))
+    add((through, DCTERMS.description, Literal("The dataset queried live through the SPARQL endpoint.", lang="en")))
+    add((through, DCAT.accessURL, endpoint))
+    add((through, DCAT.accessService, SPARQL_SERVICE))
+    add((through, DCTERMS.license, LICENSE))
+    add((through, DCATAP.availability, STABLE))

@@ -87,3 +87,49 @@ def origins_of(paths) -> dict:
         for subject in load_graph(Path(path)).subjects():
             origins.setdefault(subject, Path(path).name)
     return origins
+
+
+# DCAT-AP 3.0.1's shapes, as SEMIC publishes them: not ours to ship, so the build reads them where they are.
+DCAT_AP_FILES = {"mandatory": "shapes.ttl", "range": "range.ttl", "recommended": "shapes_recommended.ttl"}
+
+
+def dcat_ap_folder() -> Path | None:
+    """Where DCAT-AP's shapes are: IJDP_DCAT_AP_SHAPES, else ../shared/dcat-ap beside the checkout."""
+    import os
+
+    from .resources import CHECKOUT
+    chosen = os.environ.get("IJDP_DCAT_AP_SHAPES")
+    folder = Path(chosen) if chosen else CHECKOUT.parent / "shared" / "dcat-ap"
+    return folder if all((folder / name).is_file() for name in DCAT_AP_FILES.values()) else None
+
+
+@dataclass
+class PortalReport:
+    """The catalogue description against DCAT-AP: violations of the mandatory and range shapes, missing
+    recommended properties (warnings)."""
+    violations: list
+    recommended_missing: list
+
+    @property
+    def conforms(self) -> bool:
+        return not self.violations
+
+    def summary(self) -> str:
+        return (f"DCAT-AP 3.0.1: {len(self.violations)} violation(s) of the mandatory and range shapes, "
+                f"{len(self.recommended_missing)} recommended propert{'y' if len(self.recommended_missing) == 1 else 'ies'} "
+                "not filled")
+
+    def as_dict(self) -> dict:
+        return {"violations": len(self.violations), "recommended_missing": len(self.recommended_missing),
+                "missing": sorted({f"{v.focus} {v.path}" for v in self.recommended_missing})}
+
+
+def validate_dcat_ap(description: Graph, folder: Path) -> PortalReport:
+    """Validate a catalogue description with DCAT-AP's own shapes (each file on its own, as SEMIC runs them)."""
+    from .rdfio import load_graph
+
+    found = {}
+    for kind, name in DCAT_AP_FILES.items():
+        found[kind] = validate(description, load_graph(folder / name)).violations
+    violations = [v for kind in ("mandatory", "range") for v in found[kind] if v.severity == "Violation"]
+    return PortalReport(violations, [v for v in found["recommended"] if v.severity != "Violation"])
