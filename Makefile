@@ -74,6 +74,7 @@ bench: build
 	$(BIN)/python bench/http_latency.py --dist $(DIST)
 	$(BIN)/python bench/safety_cost.py --dist $(DIST)
 	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/link_scale.py
 
 # A bounded soak (5 minutes at concurrency 16, normal and runaway queries mixed).
 soak: build

@@ -2,7 +2,7 @@
 import pytest
 from click.testing import CliRunner
 
-from conftest import DATA
+from conftest import DATA, SHARED
 from ijdp.cli import main
 from ijdp.knowledge import assemble
 from ijdp.linking import find_candidates, normalise, our_entities
@@ -104,3 +104,137 @@ def test_large_input_streams_with_a_progress_bar(tmp_path, ours, monkeypatch):
         out.write('<http://example.org/japan> <http://www.w3.org/2000/01/rdf-schema#label> "Japan"@en .\n')
     found = pairs(find_candidates(ours, big, show_progress=True))
     assert set(found) == {("country/japan", "http://example.org/japan")}
+
+
+# ----------------------------------------------------------------- real authority tables
+
+EU_COUNTRIES = SHARED / "linking" / "eu-countries-skos.rdf"
+
+
+@pytest.fixture(scope="module")
+def ours_with_codes():
+    """Our entities with their identifiers (ISO codes, corporate number, verified Wikidata items)."""
+    return our_entities(assemble().merged(("facts", "curated", "ontology", "links")))
+
+
+def deprecated_in(path):
+    import pyoxigraph
+    flagged = set()
+    for quad in pyoxigraph.parse(path=str(path), format=pyoxigraph.RdfFormat.RDF_XML):
+        if quad.predicate.value.endswith(("authority/deprecated", "owl#deprecated")) and quad.object.value == "true":
+            flagged.add(quad.subject.value)
+    return flagged
+
+
+@pytest.mark.parametrize("with_codes", [True, False], ids=["identifiers", "labels-only"])
+def test_the_real_eu_countries_table(ours, ours_with_codes, with_codes):
+    """India and Japan are the top candidates at >= 0.9, by codes or by labels alone; nothing deprecated."""
+    candidates = find_candidates(ours_with_codes if with_codes else ours, EU_COUNTRIES)
+    top = {}
+    for c in candidates:
+        top.setdefault(c.ours.iri[len(ID):], c)
+    eu = "http://publications.europa.eu/resource/authority/country/"
+    assert top["country/india"].target == eu + "IND" and top["country/india"].score >= 0.9
+    assert top["country/japan"].target == eu + "JPN" and top["country/japan"].score >= 0.9
+    assert "types agree (country)" in top["country/india"].kind_note      # a concept in the country scheme
+    deprecated = deprecated_in(EU_COUNTRIES)
+    assert len(deprecated) > 10 and not {c.target for c in candidates} & deprecated
+    if with_codes:
+        assert "ISO 3166-1 alpha-3 code 'IND'" in top["country/india"].evidence
+    else:
+        assert "other language(s) agree" in top["country/india"].evidence
+
+
+def test_evaluate_prints_precision_recall_and_misses(tmp_path):
+    result = CliRunner().invoke(main, ["link", "--target", str(EU_COUNTRIES), "--evaluate"])
+    assert result.exit_code == 0, result.output
+    assert "2 verified link(s) point into eu-countries-skos.rdf" in result.output
+    assert result.output.strip().endswith("precision 1.000, recall 1.000")
+    # with a threshold nothing reaches, both verified links are reported missed
+    missed = CliRunner().invoke(main, ["link", "--target", str(EU_COUNTRIES), "--evaluate", "--min-score", "1.0"])
+    assert missed.exit_code == 0
+    many = CliRunner().invoke(main, ["link", "--target", str(TARGETS / "wikidata-extract.ttl"), "--evaluate"])
+    assert "missed:" not in many.output and "not verified:" in many.output and "precision" in many.output
+
+
+def test_acronyms_are_written_as_acronyms_never_just_short():
+    from ijdp.linking import is_acronym
+    assert [w for w in ("MoC", "MeitY", "IJDP", "G2G", "ISM", "India", "Japan", "Modi", "IT") if is_acronym(w)] == \
+        ["MoC", "MeitY", "IJDP", "G2G", "ISM", "IT"]
+
+
+def test_a_scheme_says_what_its_concepts_are():
+    from ijdp.linking import scheme_kind
+    assert scheme_kind("http://publications.europa.eu/resource/authority/country") == "country"
+    assert scheme_kind("http://publications.europa.eu/resource/authority/corporate-body") == "organisation"
+    assert scheme_kind("http://publications.europa.eu/resource/authority/language") == "language"
+    assert scheme_kind("https://example.org/s", ["Sovereign countries of the world"]) == "country"
+    assert scheme_kind("https://example.org/colours", ["Colours"]) is None
+
+
+def test_deprecated_replaced_hidden_and_identifier_evidence(ours_with_codes):
+    found = pairs(find_candidates(ours_with_codes, TARGETS / "authority-with-deprecated.ttl", min_score=0.5))
+    ex = "https://authority.example.org/"
+    assert ("country/japan", ex + "states-JPN-OLD") not in found             # deprecated: never proposed
+    assert found[("country/japan", ex + "states-JPN")].score == 1.0
+    replaced = found[("country/india", ex + "states-IND")]                     # the replacement, not the old entry
+    assert not [k for k in found if k[1] == ex + "states-IND-1950"]
+    assert replaced.score == 1.0 and "ISO 3166-1 alpha-3 code 'IND'" in replaced.evidence
+    hidden = found[("country/japan", ex + "states-hidden")]
+    assert hidden.score < 0.7 and "hidden label" in hidden.evidence             # weak: below the default threshold
+    other = found[("country/japan", ex + "states-fr")]
+    assert other.score < found[("country/japan", ex + "states-JPN")].score and "'de' only" in other.evidence
+    colour = found.get(("country/india", ex + "colour-india"))
+    assert colour is not None and "unknown" in colour.kind_note                  # not a country, but not known otherwise
+    assert not [k for k in find_candidates(ours_with_codes, TARGETS / "authority-with-deprecated.ttl")
+                if k.target == ex + "states-hidden"]
+
+
+def test_a_list_of_wikidata_countries_matches_by_id(ours_with_codes, tmp_path):
+    """A real-shaped (id, name) list: 'India' is a name, not an acronym, and the Wikidata id decides."""
+    table = tmp_path / "wikidata-countries.csv"
+    table.write_text("id,name\nhttp://www.wikidata.org/entity/Q668,India\nhttp://www.wikidata.org/entity/Q17,Japan\n"
+                     "http://www.wikidata.org/entity/Q1000,Gabon\n")
+    found = pairs(find_candidates(ours_with_codes, table))
+    india = found[("country/india", "http://www.wikidata.org/entity/Q668")]
+    assert india.score >= 0.9 and "acronym" not in india.evidence and "Wikidata item Q668" in india.evidence
+    label_only = pairs(find_candidates(our_entities(assemble().merged(("facts", "ontology"))), table))
+    assert "acronym" not in label_only[("country/india", "http://www.wikidata.org/entity/Q668")].evidence
+
+
+def test_the_iso_3166_table_from_a_package_end_to_end(tmp_path, monkeypatch):
+    """Candidates, review, accept into links.sssom.tsv, VoID linkset, pages: ISO 3166-1 as pycountry ships it."""
+    import shutil
+    import rdflib
+    from conftest import REPO
+
+    data = tmp_path / "data"
+    shutil.copytree(REPO / "data", data)
+    table = data / "links.sssom.tsv"
+    table.write_text("".join(line for line in table.read_text().splitlines(keepends=True) if "iso.org" not in line))
+    monkeypatch.setenv("IJDP_DATA_DIR", str(data))
+    iso = tmp_path / "iso3166.csv"
+    assert CliRunner().invoke(main, ["authority-table", "iso3166", "--out", str(iso)]).exit_code == 0
+    candidates = tmp_path / "candidates.sssom.tsv"
+    assert CliRunner().invoke(main, ["link", "--target", str(iso), "--out", str(candidates)]).exit_code == 0
+    _, rows = read_sssom(candidates)
+    assert {(r["subject_id"], r["object_id"]) for r in rows} == {
+        ("ijdp:country/india", "https://www.iso.org/obp/ui/#iso:code:3166:IN"),
+        ("ijdp:country/japan", "https://www.iso.org/obp/ui/#iso:code:3166:JP")}
+    # review: a page about a code entry is matched, not merged
+    candidates.write_text(candidates.read_text().replace("\towl:sameAs\t", "\tskos:exactMatch\t"))
+    accepted = CliRunner().invoke(main, ["accept-links", str(candidates), "--reviewer", "a test", "--how", "codes agree."])
+    assert accepted.exit_code == 0 and "accepted 2 link(s)" in accepted.output
+    again = CliRunner().invoke(main, ["accept-links", str(candidates), "--reviewer", "a test", "--how", "codes agree."])
+    assert "accepted 0 link(s)" in again.output and again.output.count("already verified") == 2
+    _, verified = read_sssom(table)
+    assert [r["reviewer_label"] for r in verified if "iso.org" in r["object_id"]] == ["a test", "a test"]
+    out = tmp_path / "dist"
+    built = CliRunner().invoke(main, ["build", "--out", str(out), "--skip-reasoner"])
+    assert built.exit_code == 0, built.output
+    quads = rdflib.Dataset()
+    quads.parse(out / "ijdp.nq", format="nquads")
+    void = rdflib.URIRef("http://rdfs.org/ns/void#triples")
+    linkset = rdflib.URIRef("https://w3id.org/ijdp/id/linkset/iso3166")
+    counts = [int(o) for _, _, o, _ in quads.quads((linkset, void, None, None))]
+    assert counts == [2]

@@ -33,7 +33,7 @@ def sssom_report(path):
 def test_links_table_is_valid_sssom():
     msdf, problems = sssom_report(TABLE)
     assert problems == []
-    assert len(msdf.df) == 9
+    assert len(msdf.df) == 11
 
 
 def test_the_validator_rejects_an_invalid_table():
@@ -43,7 +43,7 @@ def test_the_validator_rejects_an_invalid_table():
 
 def test_published_table_is_valid_sssom_too(dist):
     msdf, problems = sssom_report(dist / "ijdp-links.sssom.tsv")
-    assert problems == [] and len(msdf.df) == 9
+    assert problems == [] and len(msdf.df) == 11
 
 
 def test_table_and_links_graph_round_trip(publication):
@@ -135,7 +135,7 @@ def test_void_counts_links_per_target(publication):
     void = rdflib.Namespace("http://rdfs.org/ns/void#")
     meta = publication.graphs["metadata"]
     counts = {str(ls).rsplit("/", 1)[1]: int(meta.value(ls, void.triples)) for ls in meta.subjects(rdflib.RDF.type, void.Linkset)}
-    assert counts == {"wikidata": 4, "geonames": 2, "eu-authority": 2, "gbizinfo": 1}
+    assert counts == {"wikidata": 4, "geonames": 2, "eu-authority": 2, "gbizinfo": 1, "iso3166": 2}
 
 
 def japanese_corporate_check_digit(base: str) -> int:

@@ -256,20 +256,77 @@ def load(store_spec, dist, update_url, gsp_url, user, password, graph_prefix):
 @click.option("--target-format", default=None, help="RDF format of the target when its extension does not say (ttl, nt, rdf, csv…).")
 @click.option("--min-score", default=0.7, show_default=True, type=click.FloatRange(0, 1), help="Drop candidates below this score.")
 @click.option("--out", "out_path", default="-", show_default=True, help="Where to write the SSSOM table of candidates.")
-def link(target, target_format, min_score, out_path):
+@click.option("--evaluate", is_flag=True,
+              help="Compare the candidates with the verified links (data/links.sssom.tsv) whose objects the target "
+                   "holds: print precision, recall and the misses instead of the table.")
+def link(target, target_format, min_score, out_path, evaluate):
     """Propose links from our entities to another dataset's, as an SSSOM table for review (best first)."""
+    from . import resources
     from .knowledge import assemble
-    from .linking import candidates_table, find_candidates, our_entities
+    from .linking import candidates_table, evaluate as score_against, find_candidates, our_entities
+    from .links import expand, read_sssom
 
     publication = assemble()
-    ours = our_entities(publication.merged(("facts", "curated", "ontology")))
-    candidates = find_candidates(ours, Path(target), target_format, min_score, show_progress=out_path != "-" or not sys.stdout.isatty())
+    ours = our_entities(publication.merged(("facts", "curated", "ontology", "links")))
+    verified, present = [], None
+    if evaluate:
+        metadata, rows = read_sssom(resources.data_folder() / "links.sssom.tsv")
+        curie_map = metadata.get("curie_map", {})
+        verified = [(str(expand(r["subject_id"], curie_map)), str(expand(r["object_id"], curie_map))) for r in rows]
+        present = {o for _, o in verified}
+    candidates = find_candidates(ours, Path(target), target_format, min_score,
+                                 show_progress=out_path != "-" or not sys.stdout.isatty(), evaluate_objects=present)
+    if evaluate:
+        result = score_against(candidates, verified, present)
+        click.echo(f"{result['relevant']} verified link(s) point into {Path(target).name}; "
+                   f"{result['proposed']} candidate(s) proposed, {result['correct']} of them verified")
+        for subject, obj in result["missed"]:
+            click.echo(f"missed: {subject} -> {obj}")
+        for subject, obj in result["wrong"]:
+            click.echo(f"not verified: {subject} -> {obj}")
+        click.echo(f"precision {result['precision']:.3f}, recall {result['recall']:.3f}")
+        return
     table = candidates_table(candidates, Path(target))
     if out_path == "-":
         click.echo(table, nl=False)
     else:
         Path(out_path).write_text(table, encoding="utf-8")
         click.echo(f"{len(candidates)} candidate(s) written to {out_path}", err=True)
+
+
+@main.command("accept-links")
+@data_option
+@click.argument("candidates", type=click.Path(dir_okay=False, exists=True))
+@click.option("--reviewer", required=True, help="Who reviewed the candidates.")
+@click.option("--how", required=True, help="How they were checked (the record, its type, its codes...).")
+def accept_links(candidates, reviewer, how):
+    """Move reviewed candidates (the rows left in CANDIDATES, an `ijdp link` table) into data/links.sssom.tsv."""
+    from datetime import date
+
+    from . import resources
+    from .links import accept_candidates
+
+    accepted, skipped = accept_candidates(resources.data_folder() / "links.sssom.tsv", Path(candidates), reviewer, how,
+                                          date.today().isoformat())
+    for row in skipped:
+        click.echo(f"already verified: {row['subject_id']} {row['predicate_id']} {row['object_id']}", err=True)
+    click.echo(f"accepted {len(accepted)} link(s) into {resources.data_folder() / 'links.sssom.tsv'}; "
+               "`ijdp build` publishes them (VoID linkset, pages)", err=True)
+
+
+@main.command("authority-table")
+@click.argument("name", type=click.Choice(["iso3166"]))
+@click.option("--out", "out_path", default="-", show_default=True, help="Where to write the CSV.")
+def authority_table(name, out_path):
+    """Write a real authority table shipped as a package, as a CSV `ijdp link --target` reads (iso3166: pycountry)."""
+    from .authorities import iso3166_csv
+
+    text = iso3166_csv()
+    if out_path == "-":
+        click.echo(text, nl=False)
+    else:
+        Path(out_path).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {text.count(chr(10)) - 1} entries to {out_path}", err=True)
 
 
 @main.command()

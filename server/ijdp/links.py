@@ -132,3 +132,56 @@ def write_sssom(metadata: dict, rows: list[dict], columns=COLUMNS) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()
+
+
+def accept_candidates(table: Path, candidates: Path, reviewer: str, how: str, today: str) -> tuple[list, list]:
+    """Append the reviewed candidates (the rows left in CANDIDATES after review) to the verified table.
+
+    Each becomes a manual curation: who reviewed it, when, how it was checked, and the matcher's evidence.
+    Rows the table holds already are skipped. The table is rewritten atomically and only if it still reads.
+    (accepted rows, skipped rows).
+    """
+    import os
+    import tempfile
+
+    if not reviewer.strip() or not how.strip():
+        raise IjdpError("say who reviewed the candidates (--reviewer) and how they were checked (--how)")
+    metadata, rows = read_sssom(table)
+    curie_map = metadata.get("curie_map", {})
+    held = {(str(expand(r["subject_id"], curie_map)), str(expand(r["predicate_id"], curie_map)),
+             str(expand(r["object_id"], curie_map))) for r in rows}
+    found_metadata, found = read_sssom(candidates)
+    their_map = found_metadata.get("curie_map", {})
+    accepted, skipped, lines = [], [], []
+    for row in found:
+        where = f"{candidates}: "
+        triple = tuple(str(expand(row[c], their_map, where)) for c in ("subject_id", "predicate_id", "object_id"))
+        if triple in held:
+            skipped.append(row)
+            continue
+        held.add(triple)
+        new = {
+            "subject_id": contract(triple[0], curie_map), "subject_label": row.get("subject_label", ""),
+            "predicate_id": contract(triple[1], curie_map), "object_id": contract(triple[2], curie_map),
+            "object_label": row.get("object_label", ""), "mapping_justification": "semapv:ManualMappingCuration",
+            "author_label": "ijdp link (lexical and identifier matching)", "reviewer_label": reviewer.strip(),
+            "mapping_date": today,
+            "comment": f"{how.strip()} Matcher's evidence: {row.get('comment', '')} (confidence {row.get('confidence', '')}).",
+        }
+        accepted.append(new)
+        lines.append("\t".join(str(new.get(c, "")).replace("\t", " ").replace("\n", " ") for c in COLUMNS) + "\n")
+    if not accepted:
+        return accepted, skipped
+    text = table.read_text(encoding="utf-8")
+    text = text if text.endswith("\n") else text + "\n"
+    fd, staging = tempfile.mkstemp(prefix=f".{table.name}.", dir=table.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text + "".join(lines))
+        check_metadata, check_rows = read_sssom(Path(staging))
+        links_graph(check_metadata, check_rows, where=f"{table}: ")
+        os.replace(staging, table)
+    except BaseException:
+        Path(staging).unlink(missing_ok=True)
+        raise
+    return accepted, skipped

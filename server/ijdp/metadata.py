@@ -37,6 +37,7 @@ LINK_TARGETS = {
     "eu-authority": ("EU Publications Office authority tables", "http://publications.europa.eu/resource/authority/"),
     "dbpedia": ("DBpedia", "http://dbpedia.org/"),
     "gbizinfo": ("gBizINFO, Japan's corporate data", "http://hojin-info.go.jp/data/basic/"),
+    "iso3166": ("ISO 3166-1 country codes (ISO Online Browsing Platform)", "https://www.iso.org/obp/ui/#iso:code:3166:"),
 }
 
 
