@@ -238,3 +238,26 @@ def test_the_iso_3166_table_from_a_package_end_to_end(tmp_path, monkeypatch):
     linkset = rdflib.URIRef("https://w3id.org/ijdp/id/linkset/iso3166")
     counts = [int(o) for _, _, o, _ in quads.quads((linkset, void, None, None))]
     assert counts == [2]
+
+
+def test_the_accepted_links_show_on_the_pages(client):
+    """The ISO 3166 and EU links, accepted into data/links.sssom.tsv, are on India's page and in VoID."""
+    page = client.get("/doc/country/india", headers={"Accept": "text/html"}).get_data(as_text=True)
+    elsewhere = page[page.index("The same thing elsewhere"):]
+    assert "https://www.iso.org/obp/ui/#iso:code:3166:IN" in elsewhere
+    assert "http://publications.europa.eu/resource/authority/country/IND" in elsewhere
+
+
+def test_eu_candidates_are_the_verified_links(tmp_path, monkeypatch):
+    """Accepting the EU table's candidates again adds nothing: they are the links already verified."""
+    import shutil
+    from conftest import REPO
+
+    data = tmp_path / "data"
+    shutil.copytree(REPO / "data", data)
+    monkeypatch.setenv("IJDP_DATA_DIR", str(data))
+    candidates = tmp_path / "eu.sssom.tsv"
+    assert CliRunner().invoke(main, ["link", "--target", str(EU_COUNTRIES), "--out", str(candidates)]).exit_code == 0
+    result = CliRunner().invoke(main, ["accept-links", str(candidates), "--reviewer", "r", "--how", "h."])
+    assert result.exit_code == 0 and "accepted 0 link(s)" in result.output and result.output.count("already verified") == 2
+    assert (data / "links.sssom.tsv").read_bytes() == (REPO / "data" / "links.sssom.tsv").read_bytes()
