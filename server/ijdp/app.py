@@ -40,6 +40,10 @@ def create_app(config: dict | None = None) -> Flask:
     spec = app.config.get("IJDP_STORE") or str(store_db(prepare_store(settings.dist_dir, settings.base_iri)))
     app.config.setdefault("IJDP_VERSION", _build_info(settings).get("version", "unversioned"))
     app.config.setdefault("IJDP_BUILT_AT", _built_at(settings))
+    from . import __version__
+    from .caching import code_version
+    app.config.setdefault("IJDP_CODE_VERSION", code_version(
+        (resources.templates_folder(), resources.static_folder()), __version__))
 
     from .querypool import BoundedCache
     app.extensions["ijdp_response_cache"] = BoundedCache(settings.result_cache_bytes // 2)
@@ -64,10 +68,14 @@ def create_app(config: dict | None = None) -> Flask:
         # A page whose data could not be fetched in time, or whose backend is down.
         return problems.problem(503, str(err), "store-unavailable", headers={"Retry-After": "5"})
 
+    answered = Counter()     # requests this process has answered: a cache in front shows in it
+    app.extensions["ijdp_answered"] = answered
+
     @app.get("/healthz")
     def healthz():
         ready = app.extensions["ijdp_pool"].ready
-        body = {"status": "ok" if ready else "starting", "version": app.config["IJDP_VERSION"]}
+        body = {"status": "ok" if ready else "starting", "version": app.config["IJDP_VERSION"],
+                "requests": answered.value}
         return Response(json.dumps(body) + "\n", status=200 if ready else 503, mimetype="application/json",
                         headers={"Cache-Control": "no-store"})
 
@@ -96,6 +104,18 @@ def create_app(config: dict | None = None) -> Flask:
         return response
 
     @app.after_request
+    def count_and_cache_policy(response: Response):
+        # Every GET answer may be kept by shared caches (views that know their format set it themselves);
+        # POST answers, errors and the health check never are.
+        from .caching import cacheable, never_stored, request_meaning
+        if request.endpoint != "healthz":
+            answered.add()
+        if (request.method in ("GET", "HEAD") and response.status_code == 200 and "Cache-Control" not in response.headers
+                and request.endpoint not in ("healthz", "floor") and not response.is_streamed):
+            response = cacheable(response, *request_meaning(response.mimetype), vary="Accept")
+        return never_stored(response)
+
+    @app.after_request
     def cors(response: Response):
         # Reads are open to every origin; the admin update path needs its token anyway.
         response.headers["Access-Control-Allow-Origin"] = "*"
@@ -106,6 +126,16 @@ def create_app(config: dict | None = None) -> Flask:
 
     logging.getLogger("ijdp").setLevel(logging.INFO)
     return app
+
+
+class Counter:
+    def __init__(self):
+        import threading
+        self.value, self._lock = 0, threading.Lock()
+
+    def add(self) -> None:
+        with self._lock:
+            self.value += 1
 
 
 def _build_info(settings: Settings) -> dict:

@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, send_file
 from rdflib import RDF, XSD, Graph, Literal, URIRef
 
+from .caching import freshness
 from .formats import RDF_FORMATS
 from .negotiation import negotiate, prefers_html
 from .pages import conditional, fetch_graph, not_acceptable, rdf_body
@@ -89,8 +90,10 @@ def dump_file(version: str, name: str):
     path = dist() / name
     if not path.is_file():
         abort(404)
-    # send_file answers Range requests (206) and conditional ones (304) itself.
-    response = send_file(path, mimetype=media_type(name), conditional=True, etag=True, max_age=300)
+    # send_file answers Range requests (206) and conditional ones (304) itself; the ETag is the file's
+    # SHA-256 from build.json, the same on every replica built from this dist/.
+    sha = files[name]["sha256"] if name in files else True
+    response = freshness(send_file(path, mimetype=media_type(name), conditional=True, etag=sha))
     if name.endswith(".gz"):
         response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
@@ -98,7 +101,8 @@ def dump_file(version: str, name: str):
 
 @bp.get("/context.jsonld")
 def context():
-    return send_file(dist() / "context.jsonld", mimetype="application/ld+json", conditional=True)
+    sha = build_info().get("files", {}).get("context.jsonld", {}).get("sha256", True)
+    return freshness(send_file(dist() / "context.jsonld", mimetype="application/ld+json", conditional=True, etag=sha))
 
 
 def void_graph() -> Graph:

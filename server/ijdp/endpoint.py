@@ -6,6 +6,7 @@ import re
 
 from flask import Blueprint, Response, current_app, request
 
+from .caching import cacheable, not_modified, request_meaning
 from .formats import RDF_FORMATS, RESULTS_FORMATS
 from .negotiation import UnknownFormat, by_name, negotiate, prefers_html
 from .problems import problem
@@ -103,9 +104,9 @@ def sparql():
         hit = cache.get(key)
         if hit is not None:
             body, headers = hit
-            return Response(body, status=200, headers=headers)
+            return Response(body, status=200, headers=headers).make_conditional(request)
     response = _sparql()
-    if key is not None and response.status_code == 200 and not response.is_streamed:
+    if key is not None and response.status_code == 200 and not response.is_streamed and not request.if_none_match:
         body = response.get_data()
         cache.put(key, (body, list(response.headers.items())), len(body) + len(key[0]))
     return response
@@ -143,6 +144,16 @@ def answer(query: str, params) -> Response:
         for value in params.getlist(key):
             if not is_iri(value):
                 return problem(400, f"{key} must be an absolute IRI; {value[:100]!r} is not.", "invalid-graph-iri")
+    # What the answer depends on besides the data: a cache validator computed before anything runs.
+    meaning = ("sparql", query, tuple(params.getlist("default-graph-uri")), tuple(params.getlist("named-graph-uri")),
+               "html" if html else (results_format.media_type if results_format else "",
+                                    graph_format.media_type if graph_format else ""),
+               config.max_rows, config.max_answer_bytes, config.union_default_graph)
+    reading = request.method in ("GET", "HEAD")
+    if reading:
+        held = not_modified(*meaning, vary="Accept")
+        if held is not None:
+            return held
     job = Job(query=query,
               results_format=results_format.media_type if results_format else None,
               graph_format=graph_format.media_type if graph_format else None,
@@ -178,8 +189,11 @@ def answer(query: str, params) -> Response:
         headers["Warning"] = (f'199 - "results truncated to fit the caps ({config.max_rows} rows, '
                               f'{config.max_answer_bytes} bytes)"')
     if html:
-        return _html_results(query, outcome, headers)
-    return Response(outcome.body, status=200, headers=headers, content_type=_content_type(outcome.media_type))
+        response = _html_results(query, outcome, headers)
+    else:
+        response = Response(outcome.body, status=200, headers=headers, content_type=_content_type(outcome.media_type))
+    # A GET answer is the same for everyone until the data changes: shared caches may keep it.
+    return cacheable(response, *meaning, vary="Accept") if reading else response
 
 
 def outcome_problem(outcome) -> Response | None:
@@ -271,7 +285,7 @@ def _html_results(query: str, outcome, headers) -> Response:
 def service_description_or_ui() -> Response:
     if prefers_html(request.accept_mimetypes, RDF_FORMATS):
         from .ui import query_page
-        return query_page(headers={"Vary": "Accept"})
+        return cacheable(query_page(headers={"Vary": "Accept"}), *request_meaning("html"), vary="Accept")
     fmt = negotiate(request.accept_mimetypes, SD_FORMATS)
     if fmt is None:
         return problem(406, "The service description is available as " + ", ".join(f.media_type for f in SD_FORMATS) + ".",
@@ -281,7 +295,8 @@ def service_description_or_ui() -> Response:
     # The endpoint's IRI comes from the configured base, never from the request's Host header.
     graph = service_description(settings().base_iri + "sparql", settings(), _void_triples())
     body = graph.serialize(format=fmt.rdflib_name, encoding="utf-8")
-    return Response(body, headers={"Vary": "Accept", "Content-Type": _content_type(fmt.media_type)})
+    return cacheable(Response(body, headers={"Content-Type": _content_type(fmt.media_type)}),
+                     *request_meaning(fmt), vary="Accept")
 
 
 @bp.get("/sparql/description")
@@ -368,4 +383,5 @@ def update():
     if status != "ok":
         return problem(500, f"The update failed: {message}", "update-error")
     current_app.extensions.pop("ijdp_void", None)
+    current_app.extensions.pop("ijdp_void_graph", None)
     return Response(b'{"status": "ok"}\n', content_type="application/json")

@@ -7,7 +7,6 @@ nothing fits, 404 for IRIs the data does not hold.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote
 
@@ -15,6 +14,7 @@ from flask import Blueprint, Response, abort, current_app, redirect, render_temp
 from rdflib import Graph
 
 from . import resources
+from .caching import freshness
 from .config import PUBLISHED_BASE
 from .describe import build_view, describe_query, shown_literal
 from .formats import DOCUMENT_FORMATS, HTML
@@ -86,16 +86,16 @@ def not_acceptable(formats=DOCUMENT_FORMATS) -> Response:
 
 
 def conditional(response: Response, negotiated: bool, alternates: str | None = None, fmt=None) -> Response:
-    """Vary, Link alternates, ETag and Last-Modified; 304 when the client has it already."""
+    """Link alternates, then what shared caches need (caching.cacheable): freshness, a strong ETag from the
+    data's version and the request's meaning, Last-Modified, Vary; 304 when the client has it already."""
+    from .caching import cacheable, request_meaning
+
     links = [f'<{alternates}.{f.extension}>; rel="alternate"; type="{f.media_type}"'
              for f in DOCUMENT_FORMATS if f is not fmt] if alternates else []
     links.append('</.well-known/void>; rel="describedby"; type="text/turtle"')
     response.headers["Link"] = ", ".join(links)
-    if negotiated:
-        response.headers["Vary"] = "Accept"
-    response.last_modified = current_app.config.get("IJDP_BUILT_AT") or datetime.now(timezone.utc)
-    response.add_etag()
-    return response.make_conditional(request)
+    shown = fmt if fmt is not None else response.mimetype
+    return cacheable(response, *request_meaning(shown), vary="Accept" if negotiated else None)
 
 
 def must_be_iri(iri: str) -> str:
@@ -277,7 +277,9 @@ def mapping_set(name: str):
         path = Path(settings().dist_dir).resolve() / "ijdp-links.sssom.tsv"
         if name.split(".")[0] != "links" or not path.exists():
             abort(404)
-        return send_file(path, mimetype="text/tab-separated-values", conditional=True)
+        from .dumps import build_info
+        sha = build_info().get("files", {}).get("ijdp-links.sssom.tsv", {}).get("sha256", True)
+        return freshness(send_file(path, mimetype="text/tab-separated-values", conditional=True, etag=sha))
     name, fixed = split_suffix(name)
     iri = must_be_iri(f"{base()}mappings/{name}")
     return described(iri, fixed, f"/mappings/{name}",
@@ -429,7 +431,7 @@ def source(name: str):
     """/source/<slug>.txt is the snapshot, unchanged; /source/<slug> the page about it (HTML or RDF)."""
     if name.endswith(".txt"):
         source, _ = published_source(name[:-4])
-        response = send_file(source.folder / name, mimetype="text/plain", conditional=True, etag=True)
+        response = freshness(send_file(source.folder / name, mimetype="text/plain", conditional=True, etag=source.sha256))
         response.headers["Content-Type"] = "text/plain; charset=utf-8"
         return response
     slug, fixed = split_suffix(name)

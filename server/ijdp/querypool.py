@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 GENERATION_FILE = "ijdp-generation"
+# Written by every admin update, removed by every load from the dumps: while it exists the store holds
+# more than its build, and HTTP validators carry its token (caching.dataset_version).
+UPDATED_FILE = "ijdp-updated"
 STUCK_AFTER_SECONDS = 0.25
 log = logging.getLogger("ijdp")
 
@@ -91,6 +94,22 @@ def generation(store_path) -> tuple:
     except OSError:
         return (0, 0)
     return (found.st_ino, found.st_mtime_ns)
+
+
+def mark_updated(store_path: Path) -> None:
+    target = Path(store_path) / UPDATED_FILE
+    tmp = target.with_suffix(f".tmp-{os.getpid()}")
+    tmp.write_text(os.urandom(8).hex())
+    tmp.replace(target)
+
+
+def update_marker(store_path) -> tuple[str, float | None]:
+    """(token, when) of the last admin update of the store; ("", None) while it holds just its build."""
+    try:
+        path = Path(store_path) / UPDATED_FILE
+        return path.read_text().strip(), path.stat().st_mtime
+    except OSError:
+        return "", None
 
 
 def bump_generation(store_path: Path) -> None:
@@ -351,6 +370,19 @@ class QueryPool:
         """Changes whenever an update changes the store (cache keys include it)."""
         return generation(self.store_path)
 
+    def _marker(self) -> tuple:
+        stamp = self.generation_stamp()
+        if getattr(self, "_marker_seen", (None,))[0] != stamp:
+            self._marker_seen = (stamp, update_marker(self.store_path) if not self.store_path.startswith("memory:") else ("", None))
+        return self._marker_seen[1]
+
+    def update_token(self) -> str:
+        """Empty while the store holds its build; after an admin update, a token that update chose."""
+        return self._marker()[0]
+
+    def updated_at(self) -> float | None:
+        return self._marker()[1]
+
     def run(self, job: Job, timeout: float) -> Outcome:
         key = (job, self.generation_stamp())
         cached = self.cache.get(key)
@@ -496,6 +528,7 @@ def _update_main(store_path: str, update: str, conn, limits: WorkerLimits = Work
             store.update(update)
             store.flush()
             del store
+            mark_updated(Path(store_path))
             bump_generation(Path(store_path))
             conn.send(("ok", ""))
         except SyntaxError as err:

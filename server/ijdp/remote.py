@@ -46,6 +46,14 @@ class RemoteBackend:
     def generation_stamp(self) -> int:
         return 0
 
+    def update_token(self) -> str:
+        # Someone else's server: its data may change without us; validators follow the build only,
+        # and the freshness lifetime bounds how long a cache keeps an answer.
+        return ""
+
+    def updated_at(self) -> None:
+        return None
+
     def close(self) -> None:
         pass
 

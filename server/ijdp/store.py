@@ -107,7 +107,7 @@ def write_on_disk(path, data=None, *, source=None, fmt=pyoxigraph.RdfFormat.N_QU
     Compacting after the bulk load makes the read-only store's scans and joins
     about a quarter faster (measured on the 1M benchmark graph: docs/benchmarks.md).
     """
-    from .querypool import bump_generation
+    from .querypool import UPDATED_FILE, bump_generation
 
     store = pyoxigraph.Store(str(path))
     if source is not None:
@@ -117,6 +117,7 @@ def write_on_disk(path, data=None, *, source=None, fmt=pyoxigraph.RdfFormat.N_QU
     store.flush()
     store.optimize()
     del store
+    (Path(path) / UPDATED_FILE).unlink(missing_ok=True)     # the store holds its build again
     bump_generation(Path(path))
 
 
