@@ -88,3 +88,15 @@ def app(prepared_store, dist):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def admin_app(prepared_store, dist, tmp_path):
+    """A server on a private copy of the store, with the admin update path open (token s3cret)."""
+    import shutil
+
+    copy = tmp_path / "store"
+    shutil.copytree(prepared_store, copy)
+    app = make_app(str(copy), dist, admin_token="s3cret")
+    yield app
+    app.extensions["ijdp_pool"].close()

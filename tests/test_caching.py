@@ -3,7 +3,6 @@ meaning, 304s without work, nothing stored for POST answers and errors, new vali
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
@@ -98,13 +97,6 @@ def test_replicas_of_one_build_give_the_same_validators(client, prepared_store, 
         other.extensions["ijdp_pool"].close()
 
 
-@pytest.fixture
-def admin_app(prepared_store, dist, tmp_path):
-    copy = tmp_path / "store"
-    shutil.copytree(prepared_store, copy)
-    app = make_app(str(copy), dist, admin_token="s3cret")
-    yield app
-    app.extensions["ijdp_pool"].close()
 
 
 def test_an_update_changes_every_validator(admin_app):

@@ -1,7 +1,6 @@
 """The SPARQL 1.1 Protocol at /sparql, through the Flask test client."""
 import io
 import json
-import shutil
 import threading
 import time
 
@@ -412,13 +411,6 @@ def test_healthz_is_503_until_the_store_is_open(prepared_store, dist, monkeypatc
 
 # ------------------------------------------------------------- admin updates
 
-@pytest.fixture
-def admin_app(prepared_store, dist, tmp_path):
-    copy = tmp_path / "store"
-    shutil.copytree(prepared_store, copy)
-    app = make_app(str(copy), dist, admin_token="s3cret")
-    yield app
-    app.extensions["ijdp_pool"].close()
 
 
 def test_admin_update_needs_the_token_and_then_is_visible(admin_app):
