@@ -11,7 +11,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 DIST   ?= dist
 
-.PHONY: install java ui chromium build validate serve test conformance fuzz bench soak clean
+.PHONY: install java ui chromium nginx build validate serve deploy test conformance fuzz bench soak clean
 
 install: $(STAMP)
 
@@ -42,6 +42,13 @@ chromium:
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null \
 	  || echo "warning: chromium could not be installed; the browser tests will be skipped"; }
 
+# Debian's nginx (the light build: proxy, cache, limits) for the deployment in deploy/ and its tests.
+nginx:
+	@command -v nginx >/dev/null 2>&1 || { \
+	  echo "installing Debian's nginx-light for the deployment tests"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq nginx-light >/dev/null \
+	  || echo "warning: nginx could not be installed; the deployment tests will be skipped"; }
+
 build: install java
 	$(BIN)/ijdp build --out $(DIST)
 
@@ -54,7 +61,13 @@ validate: install
 serve: build ui
 	$(BIN)/ijdp serve --host $(HOST) --port $(PORT) --dist $(DIST)
 
-test: install java ui chromium
+# REPLICAS identical servers behind nginx (a shared cache, buffering, limits) on HOST:DEPLOY_PORT.
+REPLICAS ?= 2
+DEPLOY_PORT ?= 8080
+deploy: build ui nginx
+	$(BIN)/python deploy/cluster.py --dist $(DIST) --replicas $(REPLICAS) --host $(HOST) --port $(DEPLOY_PORT)
+
+test: install java ui chromium nginx
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 # W3C SPARQL 1.1 suite alone (it also runs in `make test`).
