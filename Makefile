@@ -82,12 +82,13 @@ fuzz: install
 # Benchmarks (not part of `make test`): every example query against the HTTP floor
 # (bench/results/http-latency.md), then the 1M-triple graph on our stores against
 # Virtuoso, rdflib-endpoint and the floor (docs/benchmarks.md and its plot).
-bench: build
+bench: build nginx
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/http_latency.py --dist $(DIST)
 	$(BIN)/python bench/safety_cost.py --dist $(DIST)
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/link_scale.py
+	$(BIN)/python bench/nginx_bench.py --dist $(DIST)
 
 # A bounded soak (5 minutes at concurrency 16, normal and runaway queries mixed).
 soak: build
