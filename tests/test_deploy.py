@@ -128,6 +128,21 @@ def test_the_rate_limit_answers_429_with_retry_after(cluster, tmp_path):
         stop_cluster(process)
 
 
+def test_bodies_and_headers_are_bounded_with_problem_json(cluster):
+    host, port = cluster["url"].split("//")[1].rstrip("/").split(":")
+    # A declared 2 MB body is refused from its Content-Length, before a byte of it is read.
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/sparql-query\r\n"
+                     b"Content-Length: 2000000\r\n\r\n")
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += sock.recv(4096)
+    head = answer.split(b"\r\n\r\n")[0].decode()
+    assert head.startswith("HTTP/1.1 413") and "application/problem+json" in head
+    status, headers, _ = get(f"{cluster['url']}healthz", {"X-Long": "y" * 20_000})
+    assert status == 431 and headers["Content-Type"] == "application/problem+json"
+
+
 def test_killing_a_replica_under_load_fails_no_request(cluster):
     queries = [sparql_url(cluster, f'ASK {{ ?s ?p "load {i} {time.time_ns()}" }}') for i in range(240)]
     victim = cluster["replicas"][0]
