@@ -181,6 +181,9 @@ def add_metadata(publication: Publication) -> None:
         "Statements computed by the build (entry into force, expiry, entailed types); not stated by the source.",
         lang="en")))
     add((graph_iri("derived"), PROV.wasGeneratedBy, build))
+    add((graph_iri("curated"), DCTERMS.description, Literal(
+        "What the maintainers added from outside the sources (an acronym, an expansion, a post's organisation): "
+        "each statement is derived from a curation that says who added it, why, and the reference.", lang="en")))
     graphs["metadata"] = meta
 
 
