@@ -166,3 +166,31 @@ def test_ijdp_states_why_it_was_launched_and_what_it_furthers(publication):
         "synergies and complementarities between the two nations"]
     assert [str(o) for o in facts.objects(partnership, ijdp.objective)] == [
         "furthering existing areas of cooperation as well as new initiatives"]
+
+
+def label_words(text: str) -> set:
+    """Words, lower-cased, plurals folded (fabs: fab, facilities: facility)."""
+    import re
+    tokens = re.findall(r"[a-z0-9]+", text.replace("\u00a0", " ").lower())
+    return {t[:-3] + "y" if t.endswith("ies") else t[:-1] if t.endswith("s") and len(t) > 3 else t for t in tokens}
+
+
+@pytest.mark.parametrize("folder", sorted((MOC_FOLDER.parent).iterdir()), ids=lambda p: p.name)
+def test_a_quote_graph_names_things_only_in_its_quote_s_words(folder):
+    """Names coined by the publication (events, schemes) and expansions are curated, not quoted."""
+    from rdflib import SKOS, Dataset, Literal
+    from rdflib.namespace import FOAF
+    authoring = Dataset()
+    authoring.parse(folder / "facts.trig", format="trig")
+    quotes = {s: str(o) for s, o in authoring.default_graph.subject_objects(IJDP.quote)}
+    checked, coined = 0, []
+    for graph in authoring.graphs():
+        if graph.identifier not in quotes:
+            continue
+        allowed = label_words(quotes[graph.identifier])
+        for s, p, o in graph:
+            if p in (SKOS.prefLabel, SKOS.altLabel, DCTERMS.title, FOAF.name) and isinstance(o, Literal):
+                checked += 1
+                if not label_words(str(o)) <= allowed:
+                    coined.append((str(graph.identifier).rsplit("/", 1)[-1], str(o), sorted(label_words(str(o)) - allowed)))
+    assert checked >= 20 and coined == []

@@ -208,7 +208,9 @@ def derive_period_in_force(publication: Publication) -> None:
             (agreement, IJDP.periodInForce, interval), (interval, TIME.hasXSDDuration, duration))]
         for role, value in (("beginning", str(date)), ("end", end)):
             instant = URIRef(f"{interval}-{role}".replace("/id/interval/", "/id/instant/"))
-            label = str(facts.value(interval, SKOS.prefLabel) or "Period in force")
+            # The interval's name is the publication's (curated), not the source's.
+            named = facts.value(interval, SKOS.prefLabel) or publication.graphs["curated"].value(interval, SKOS.prefLabel)
+            label = str(named or "Period in force")
             triples = [
                 (interval, TIME.hasBeginning if role == "beginning" else TIME.hasEnd, instant),
                 (instant, RDF.type, TIME.Instant),
