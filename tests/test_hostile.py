@@ -401,3 +401,30 @@ def test_a_store_that_disappears_turns_health_to_503_and_comes_back_by_itself(pr
         assert client.get("/sparql", query_string={"query": "ASK { ?s ?p ?o }"}).status_code == 200
     finally:
         app.extensions["ijdp_pool"].close()
+
+
+# ------------------------------------------- the ways in added with sources, the catalogue and caching
+
+@pytest.mark.parametrize("path", [
+    "/dumps/latest/../build.json", "/dumps/latest/sources/../../data/curated.trig", "/dumps/latest/%2e%2e/SHA256SUMS",
+    "/dumps/latest/sources/..%2f..%2fpyproject.toml", "/dumps/latest//etc/passwd", "/dumps/latest/sources/",
+    "/source/..%2f..%2fetc%2fpasswd.txt", "/source/../build.json", "/source/%00.txt", "/source/x.txt/coverage",
+    "/source/india-japan-semiconductor-moc.txt/../../build.json", "/source/INDIA-JAPAN-SEMICONDUCTOR-MOC.txt",
+    "/catalog.exe", "/catalog.ttl/x", "/.well-known/void.%2e%2e",
+])
+def test_file_routes_serve_only_what_the_build_lists(client, path):
+    """Dumps and snapshots are looked up by name in build.json and sources.json, never by joining paths."""
+    response = client.get(path)
+    assert response.status_code in (301, 308, 404), (path, response.status_code)
+    assert b"root:" not in response.data and b"[project]" not in response.data and b"@prefix c:" not in response.data
+
+
+@pytest.mark.parametrize("value", [
+    '"' + "a" * 60_000 + '"', ", ".join(f'"{i}"' for i in range(5_000)), "*", 'W/"x", "y"', "\x00\x01", '"' * 1000,
+])
+def test_any_if_none_match_gets_an_answer_and_never_a_crash(client, value):
+    response = client.get("/sparql", query_string={"query": "ASK {}"},
+                          headers={"Accept": "application/sparql-results+json", "If-None-Match": value})
+    assert response.status_code in (200, 304)
+    if value == "*":
+        assert response.status_code == 304      # "*" matches any current representation
