@@ -11,13 +11,11 @@ to bench/results/nginx.json and bench/results/nginx.md.
 from __future__ import annotations
 
 import argparse
+import functools
 import http.client
 import json
 import os
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -29,25 +27,24 @@ REPO = HERE.parent
 MAX_REQUESTS = 200_000     # per measurement, whatever the duration
 
 
-def start(dist: str, replicas: int) -> tuple[subprocess.Popen, dict]:
+@functools.lru_cache(maxsize=None)
+def _cluster_module():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("deploy_cluster", REPO / "deploy" / "cluster.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def start(dist: str, replicas: int):
+    """One replica count behind nginx, with limits out of the way of the load."""
     run = Path(tempfile.mkdtemp(prefix="ijdp-bench-cluster-"))
-    process = subprocess.Popen([sys.executable, str(REPO / "deploy" / "cluster.py"), "--dist", dist, "--replicas",
-                                str(replicas), "--port", "0", "--run", str(run), "--rate", "1000000", "--burst",
-                                "1000000", "--connections", "4096", "--bench-floor"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    line = process.stdout.readline()
-    if not line.startswith("ready"):
-        process.kill()
-        raise SystemExit(f"the cluster did not start: {line}{process.stdout.read()[-2000:]}")
-    return process, json.loads((run / "state.json").read_text())
+    return _cluster_module().launch(run, dist, "--replicas", str(replicas), "--rate", "1000000", "--burst", "1000000",
+                                    "--connections", "4096", "--bench-floor")
 
 
-def stop(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        process.kill()
+def stop(process) -> None:
+    _cluster_module().shutdown(process)
 
 
 def paths_miss(worker: int):

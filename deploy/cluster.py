@@ -46,6 +46,28 @@ def wait_until(url: str, deadline: float, process: subprocess.Popen | None = Non
     raise SystemExit(f"cluster: {url} did not answer in time")
 
 
+def launch(run: Path, dist, *args, env=None) -> tuple[subprocess.Popen, dict]:
+    """This script in the background (for tests and benchmarks): (the process, its state.json) once ready."""
+    process = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--dist", str(dist), "--port", "0",
+                                "--run", str(run), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, env={**os.environ, **(env or {})})
+    line = process.stdout.readline()
+    if not line.startswith("ready"):
+        process.kill()
+        raise RuntimeError(f"the cluster did not start: {line}{process.stdout.read()[-3000:]}")
+    return process, json.loads((Path(run) / "state.json").read_text())
+
+
+def shutdown(process: subprocess.Popen, timeout: float = 60) -> None:
+    """SIGTERM, as systemd sends it: nginx stops, then the replicas finish what they have in flight."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 def render(run: Path, spool: Path, host: str, port: int, replicas: list[int], rate: int, burst: int,
            connections: int, max_body: str, workers: int, floor: bool) -> Path:
     servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;" for p in replicas)

@@ -11,13 +11,10 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -30,24 +27,16 @@ CLUSTER = REPO / "deploy" / "cluster.py"
 JSON = {"Accept": "application/sparql-results+json"}
 
 
-def start_cluster(run: Path, dist, *args, env=None) -> tuple[subprocess.Popen, dict]:
-    process = subprocess.Popen([sys.executable, str(CLUSTER), "--dist", str(dist), "--port", "0", "--run", str(run),
-                                *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env={**os.environ, **(env or {})})
-    line = process.stdout.readline()
-    if not line.startswith("ready"):
-        process.kill()
-        raise AssertionError(f"the cluster did not start: {line}{process.stdout.read()[-3000:]}")
-    return process, json.loads((run / "state.json").read_text())
+def _cluster_module():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("deploy_cluster", CLUSTER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def stop_cluster(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+DEPLOY = _cluster_module()
+start_cluster, stop_cluster = DEPLOY.launch, DEPLOY.shutdown
 
 
 @pytest.fixture(scope="module")

@@ -264,3 +264,47 @@ def test_the_first_source_is_where_it_was_published(client):
     assert client.get(f"/source/{FIRST}.txt").data == (REPO / "data" / MOC / "snapshot.txt").read_bytes()
     page = client.get(f"/source/{FIRST}", headers={"Accept": "text/html"}).get_data(as_text=True)
     assert "not stated by the document" in page and "df4b52c94c30" in page
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda t: t.replace('invented = true', 'invented = true\npublished_by = "x"'), "unknown field 'published_by'"),
+    (lambda t: t.replace('date = "2024-05"', 'date = "May 2024"'), "date must be YYYY-MM-DD or YYYY-MM"),
+    (lambda t: t.replace('title = "', 'title = '), "Invalid"),
+    (lambda t: t.replace('kind = "news article"', 'kind = ""'), "'kind' is required"),
+])
+def test_a_bad_metadata_file_stops_the_build_with_its_name(tmp_path, monkeypatch, change, message):
+    from ijdp.knowledge import assemble
+
+    folder = two_source_data(tmp_path / "data")
+    toml = folder / "sources" / INVENTED / "source.toml"
+    toml.write_text(change(toml.read_text()))
+    monkeypatch.setenv("IJDP_DATA_DIR", str(folder))
+    with pytest.raises(IjdpError) as caught:
+        assemble()
+    assert str(caught.value).startswith(str(toml)) and message in str(caught.value), str(caught.value)
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda t: t.replace('\n    dcterms:references <https://www.meti.go.jp/english/> .', '')
+                .replace('the name most readers search for."@en ;', 'the name most readers search for."@en .'),
+     "must say who added it, why and from where; missing dcterms:references"),
+    (lambda t: t + '\nc:nothing a ijdp:Curation ; dcterms:creator "x" ; ijdp:justification "y"@en ;'
+                   ' dcterms:references <https://example.org/> .\n', "adds no statements"),
+    (lambda t: t.replace('organization:meti skos:altLabel "METI"@en .',
+                         'organization:meti skos:altLabel "METI"@en ; '
+                         'skos:prefLabel "Ministry of Economy, Trade and Industry"@en .'),
+     "is stated by a source already"),
+])
+def test_a_curation_without_who_why_and_reference_or_with_quoted_facts_is_refused(tmp_path, monkeypatch, change,
+                                                                                   message):
+    from ijdp.knowledge import assemble
+
+    folder = tmp_path / "data"
+    shutil.copytree(REPO / "data", folder)
+    curated = folder / "curated.trig"
+    curated.write_text(change(curated.read_text()))
+    monkeypatch.setenv("IJDP_DATA_DIR", str(folder))
+    with pytest.raises(IjdpError) as caught:
+        assemble()
+    assert re.match(rf"{re.escape(str(curated))}:\d+: ", str(caught.value)) and message in str(caught.value), \
+        str(caught.value)

@@ -6,7 +6,7 @@ import re
 
 from flask import Blueprint, Response, current_app, request
 
-from .caching import cacheable, not_modified, request_meaning
+from .caching import answer_conditionally, cacheable, not_modified, request_meaning
 from .formats import RDF_FORMATS, RESULTS_FORMATS
 from .negotiation import UnknownFormat, by_name, negotiate, prefers_html
 from .problems import problem
@@ -104,7 +104,7 @@ def sparql():
         hit = cache.get(key)
         if hit is not None:
             body, headers = hit
-            return Response(body, status=200, headers=headers).make_conditional(request)
+            return answer_conditionally(Response(body, status=200, headers=headers))
     response = _sparql()
     if key is not None and response.status_code == 200 and not response.is_streamed and not request.if_none_match:
         body = response.get_data()

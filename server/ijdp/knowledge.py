@@ -106,7 +106,7 @@ def add_annotation(provenance: Graph, annotation: URIRef, source, exact: str, wh
 
 def read_facts(source, publication: Publication) -> None:
     """Facts and their provenance from one source's quote-grouped authoring file."""
-    from .sources import line_of_quote
+    from .sources import line_naming
 
     path = source.facts
     authoring = load_dataset(path)
@@ -124,7 +124,7 @@ def read_facts(source, publication: Publication) -> None:
     facts, provenance = publication.graphs["facts"], publication.graphs["provenance"]
     path_text = path.read_text(encoding="utf-8")
     for annotation in sorted(grouped):
-        line = line_of_quote(path_text, str(annotation))
+        line = line_naming(path_text, str(annotation), containing="quote")
         where = f"{path}:{line}" if line else f"{path}"
         if (annotation, RDF.type, OA.Annotation) in provenance:
             raise IjdpError(f"{where}: quote {annotation} is already a quote of another source; "
@@ -147,10 +147,12 @@ def read_curated(path: Path, publication: Publication) -> None:
     authoring = load_dataset(path)
     described = authoring.default_graph
     grouped = {g.identifier: g for g in authoring.graphs() if g.identifier != described.identifier and len(g)}
+    from .sources import line_naming
+
     text = path.read_text(encoding="utf-8")
     curated, provenance = publication.graphs["curated"], publication.graphs["provenance"]
     for name in sorted(set(described.subjects()) | set(grouped)):
-        where = f"{path}:{_line_naming(text, str(name))}"
+        where = f"{path}:{line_naming(text, str(name)) or 1}"
         missing = [shown for p, shown in CURATION_FIELDS.items() if described.value(name, p) is None]
         if missing:
             raise IjdpError(f"{where}: curation {name} must say who added it, why and from where; missing "
@@ -166,15 +168,6 @@ def read_curated(path: Path, publication: Publication) -> None:
                                 "curate only what the sources do not say")
             curated.add(triple)
             add_statement(provenance, triple, [name])
-
-
-def _line_naming(text: str, iri: str) -> int:
-    local = iri.rstrip("/").rsplit("/", 1)[-1]
-    for number, line in enumerate(text.splitlines(), start=1):
-        first = line.split(None, 1)[0] if line.split() else ""
-        if first == f"<{iri}>" or (":" in first and first.split(":", 1)[1] == local):
-            return number
-    return 1
 
 
 def add_duration(year_month: str, duration: str) -> str | None:

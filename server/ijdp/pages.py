@@ -351,13 +351,16 @@ def shapes_report():
 
 
 def published_sources() -> list[dict]:
-    """The sources of the build being served (dist/sources.json): metadata, slug and checksum of each."""
+    """The sources of the build being served (dist/sources.json): metadata, slug and checksum of each.
+    Read once: the build a server serves does not change under it (every resource page asks)."""
     import json
-    path = Path(settings().dist_dir) / "sources.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
+    cache = current_app.extensions.setdefault("ijdp_sources", {})
+    if "listing" not in cache:
+        try:
+            cache["listing"] = json.loads((Path(settings().dist_dir) / "sources.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            cache["listing"] = []
+    return cache["listing"]
 
 
 def published_source(slug: str):

@@ -143,14 +143,13 @@ def _line_of(text: str, name: str) -> int:
     return 1
 
 
-def line_of_quote(facts_text: str, annotation: str) -> int | None:
-    """The line of a facts file that gives the named quote's text (for error messages)."""
-    local = annotation.rstrip("/").rsplit("/", 1)[-1]
-    for number, line in enumerate(facts_text.splitlines(), start=1):
-        if "quote" not in line:
-            continue
+def line_naming(text: str, iri: str, containing: str = "") -> int | None:
+    """The first line of an authoring file that starts with this IRI (written whole or as prefix:local) and
+    holds `containing`: where a quote's text or a curation's description is, for error messages."""
+    local = iri.rstrip("/").rsplit("/", 1)[-1]
+    for number, line in enumerate(text.splitlines(), start=1):
         first = line.split(None, 1)[0] if line.split() else ""
-        if first == f"<{annotation}>" or (":" in first and first.split(":", 1)[1] == local):
+        if containing in line and (first == f"<{iri}>" or (":" in first and first.split(":", 1)[1] == local)):
             return number
     return None
 
