@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask, Response, request
 
-from . import problems, resources
+from . import negotiation, problems, resources
 from .config import Settings, built_base, from_environment
 
 MAX_URL_BYTES = 16 * 1024
@@ -59,6 +59,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(dumps.bp)
     app.register_blueprint(ui.bp)
     problems.register(app)
+    negotiation.install(app)    # Vary names the Accept* headers each answer was chosen by
 
     from .querypool import PoolUnavailable, QueryTimeout
 
@@ -112,7 +113,7 @@ def create_app(config: dict | None = None) -> Flask:
             answered.add()
         if (request.method in ("GET", "HEAD") and response.status_code == 200 and "Cache-Control" not in response.headers
                 and request.endpoint not in ("healthz", "floor") and not response.is_streamed):
-            response = cacheable(response, *request_meaning(response.mimetype), vary="Accept")
+            response = cacheable(response, *request_meaning(response.mimetype))
         return never_stored(response)
 
     @app.after_request

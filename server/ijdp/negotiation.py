@@ -1,7 +1,49 @@
-"""Content negotiation, in one place: Accept with q-values, or an explicit format=."""
+"""Content negotiation, in one place: Accept with q-values, or an explicit format=.
+
+Every answer names in Vary the negotiation headers its view read: the request's headers note each
+Accept* header read (through request.accept_mimetypes, headers.get, anything), and one after_request
+hook adds them to Vary, on every answer of that request: the default one, a 304, a 406 or another
+error. A view that reads none (a fixed suffix, a file) gets no Vary, and a shared cache keeps one copy.
+"""
 from __future__ import annotations
 
-from werkzeug.datastructures import MIMEAccept
+import flask
+from werkzeug.datastructures import EnvironHeaders, MIMEAccept
+
+# The headers that choose between representations (CORS answers every Origin alike, so Origin is not one).
+NEGOTIATING = {"ACCEPT": "Accept", "ACCEPT_LANGUAGE": "Accept-Language", "ACCEPT_CHARSET": "Accept-Charset",
+               "ACCEPT_ENCODING": "Accept-Encoding"}
+
+
+class ConsultedHeaders(EnvironHeaders):
+    """A request's headers that note which negotiation headers were read."""
+
+    def __init__(self, environ) -> None:
+        super().__init__(environ)
+        self.consulted: set[str] = set()
+
+    def _get_key(self, key: str) -> str:
+        if isinstance(key, str) and (name := NEGOTIATING.get(key.upper().replace("-", "_"))):
+            self.consulted.add(name)
+        return super()._get_key(key)
+
+
+class Request(flask.Request):
+    def __init__(self, environ, *args, **kwargs) -> None:
+        super().__init__(environ, *args, **kwargs)
+        self.headers = ConsultedHeaders(environ)
+
+
+def install(app: flask.Flask) -> None:
+    """Requests that note what they read, and Vary naming it on every answer."""
+    app.request_class = Request
+
+    @app.after_request
+    def vary_on_what_was_read(response: flask.Response) -> flask.Response:
+        consulted = getattr(flask.request.headers, "consulted", None)
+        if consulted:
+            response.vary.update(sorted(consulted))
+        return response
 
 
 class UnknownFormat(ValueError):
