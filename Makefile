@@ -6,20 +6,28 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+TEST_STAMP := $(VENV)/.installed-test-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 DIST   ?= dist
 
-.PHONY: install java ui chromium nginx build validate serve deploy test conformance fuzz bench soak clean
+.PHONY: install install-test java ui chromium nginx build validate serve deploy test conformance fuzz bench soak clean
 
+# Serving needs only the runtime dependencies; the tests add their extras (install-test).
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	rm -f $(VENV)/.installed-[0-9]* && touch $@
+
+install-test: $(TEST_STAMP)
+
+$(TEST_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	rm -f $(VENV)/.installed-* && touch $@
+	rm -f $(VENV)/.installed-test-* && touch $@
 
 # HermiT (bundled with owlready2) needs a Java runtime.
 java:
@@ -67,16 +75,16 @@ DEPLOY_PORT ?= 8080
 deploy: build ui nginx
 	$(BIN)/python deploy/cluster.py --dist $(DIST) --replicas $(REPLICAS) --host $(HOST) --port $(DEPLOY_PORT)
 
-test: install java ui chromium nginx
+test: install-test java ui chromium nginx
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 # W3C SPARQL 1.1 suite alone (it also runs in `make test`).
-conformance: install
+conformance: install-test
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m conformance
 
 # Long fuzzing of the safety decisions and the endpoint (`make test` runs a bounded sample).
 FUZZ_EXAMPLES ?= 3000
-fuzz: install
+fuzz: install-test
 	IJDP_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_hostile_fuzz.py tests/test_fuzz.py
 
 # Benchmarks (not part of `make test`): every example query against the HTTP floor

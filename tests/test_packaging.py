@@ -11,6 +11,7 @@ def test_wheel_install_finds_its_own_resources(tmp_path):
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--no-build-isolation",
                             "-w", str(wheels), str(REPO)], check=True, capture_output=True, text=True)
     assert "deprecated" not in (built.stdout + built.stderr).lower()
+    assert "absent from the `packages` configuration" not in built.stdout + built.stderr
     wheel = next(wheels.glob("ijdp-*.whl"))
     import zipfile
     with zipfile.ZipFile(wheel) as archive:
@@ -76,3 +77,13 @@ def test_pip_install_then_ijdp_serve_in_a_fresh_venv_without_java(tmp_path):
     assert len(said) == 1, errors
     assert "built now into" in said[0] and "OWL reasoner skipped: no Java runtime" in said[0]
     assert "Traceback" not in errors
+
+
+def test_make_serve_installs_only_the_runtime_dependencies():
+    """`make serve` sets up a lean environment; only `make test` adds the test extras."""
+    def commands(target):
+        return subprocess.run(["make", "-n", "-B", target], cwd=REPO, capture_output=True, text=True,
+                              check=True).stdout
+    serving = [line for line in commands("serve").splitlines() if "pip install" in line]
+    assert serving and all("[test" not in line for line in serving), serving
+    assert any("-e '.[test]'" in line for line in commands("test").splitlines())

@@ -1,5 +1,6 @@
 """The whole site on a live server: every link answers, conneg and redirects with curl, a real browser."""
 import html.parser
+import os
 import re
 import shutil
 import subprocess
@@ -25,8 +26,10 @@ def site(dist, tmp_path_factory):
     base = f"http://127.0.0.1:{port}/"
     ijdp = Path(sys.executable).with_name("ijdp")
     log = tmp_path_factory.mktemp("site") / "server.log"
-    process = subprocess.Popen([str(ijdp), "serve", "--port", str(port), "--dist", str(dist)],
-                               stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+    # Started as the Makefile starts it: from the checkout, with a relative --dist.
+    process = subprocess.Popen([str(ijdp), "serve", "--host", "127.0.0.1", "--port", str(port),
+                                "--dist", os.path.relpath(dist, REPO)],
+                               cwd=REPO, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
     wait_healthy(base, process)
     yield base
     stop(process)

@@ -26,6 +26,9 @@ def create_app(config: dict | None = None) -> Flask:
     """
     config = dict(config or {})
     settings: Settings = config.pop("IJDP_SETTINGS", None) or from_environment()
+    # Paths are the working directory's (as the user typed them), resolved once: Flask's
+    # send_file would otherwise resolve a relative one against the package folder.
+    settings = settings.with_overrides(dist_dir=str(Path(settings.dist_dir).resolve()))
     # One base everywhere: the IRIs the build wrote are the IRIs the server publishes.
     settings = settings.with_overrides(base_iri=built_base(settings.dist_dir))
     app = Flask(__name__, template_folder=str(resources.templates_folder()))
