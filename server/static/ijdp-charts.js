@@ -130,8 +130,8 @@
     cy.fit(undefined, 24);
     cy.on("tap", "node", function (event) {
       var iri = event.target.id();
-      window.location.href = iri.indexOf(location.origin) === 0 ? iri.slice(location.origin.length)
-        : linkable(iri) ? localPath(iri) : "#";
+      if (!linkable(iri)) return;      // javascript:, data:… lead nowhere
+      window.location.href = iri.indexOf(location.origin) === 0 ? iri.slice(location.origin.length) : localPath(iri);
     });
     describeLayout(container, cy);
   }

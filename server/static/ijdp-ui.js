@@ -4,6 +4,33 @@
 (function () {
   "use strict";
   if (typeof Yasgui === "undefined") return;
+  // YASR's table writes an IRI into href='…' and the cell as it comes: an answer binding javascript:…
+  // (or an IRI with a quote in it) would be a live link or a new attribute. Here every IRI is escaped
+  // and only http(s) and mailto ones are links, the rest text. Without the table to patch (another
+  // YASGUI), the editor stays hidden and the plain form, rendered by the server, does the work.
+  var Table = Yasgui.Yasr && Yasgui.Yasr.plugins && Yasgui.Yasr.plugins.table;
+  if (!Table || typeof Table.prototype.getUriLinkFromBinding !== "function") return;
+  Table.prototype.getUriLinkFromBinding = function (binding, prefixes) {
+    var iri = binding.value, shown = iri, prefixed = false;
+    Object.keys(prefixes || {}).some(function (label) {
+      if (iri.indexOf(prefixes[label]) !== 0) return false;
+      shown = label + ":" + iri.slice(prefixes[label].length);
+      prefixed = true;
+      return true;
+    });
+    var text = escapeHtml(shown);
+    var cell = window.ijdpCharts.linkable(iri)
+      ? "<a class='iri' target='_blank' rel='noopener noreferrer' href='" + escapeHtml(iri) + "'>" + text + "</a>"
+      : "<span class='iri'>" + text + "</span>";
+    return prefixed || this.persistentConfig.compact ? cell : "&lt;" + cell + "&gt;";
+  };
+
+  function escapeHtml(text) {
+    return String(text).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;" }[c];
+    });
+  }
+
   var config = JSON.parse(document.getElementById("ui-config").textContent);
   var editor = document.getElementById("editor");
   var plain = document.getElementById("plain-form");
