@@ -4,7 +4,8 @@ A release is immutable: what a GET answers depends only on the data (the build's
 that every admin update changes), the code that renders it, and the request's meaning (path, query,
 dataset parameters, negotiated format). The ETag is a digest of exactly those, so every replica built
 from the same dist/ gives the same validator, a cache can revalidate against any of them, and the
-validator can be checked before any query runs. POST answers and errors are never stored.
+validator can be checked before any query runs. POST answers and errors are never stored. Vary is
+added to every answer by negotiation.install, from the Accept* headers its view read.
 """
 from __future__ import annotations
 
