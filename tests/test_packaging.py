@@ -77,6 +77,13 @@ def test_pip_install_then_ijdp_serve_in_a_fresh_venv_without_java(tmp_path):
     assert len(said) == 1, errors
     assert "built now into" in said[0] and "OWL reasoner skipped: no Java runtime" in said[0]
     assert "Traceback" not in errors
+    # The other commands that read the build find the same one.
+    asked = subprocess.run([str(fresh / "bin" / "ijdp"), "query", "--format", "json",
+                            "ASK { <https://w3id.org/ijdp/id/country/japan> ?p ?o }"],
+                           cwd=work, env=env, capture_output=True, text=True, timeout=120)
+    assert asked.returncode == 0, asked.stderr
+    assert json.loads(asked.stdout)["boolean"] is True
+    assert "built earlier into " + said[0].split("built now into ", 1)[1].split(" (")[0] in asked.stderr
 
 
 def test_make_serve_installs_only_the_runtime_dependencies():

@@ -105,12 +105,12 @@ def shipped_build(cache_root=None, log=lambda message: None) -> tuple[Path, str]
                 or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ijdp")
     target = root / f"{__version__}-{inputs_digest()[:12]}"
     if (target / "build.json").exists():
-        return target, f"serving the shipped publication, built earlier into {target}"
+        return target, f"using the shipped publication, built earlier into {target}"
     skip = not java_available()
     publication, report = build_publication(skip_reasoner=skip, log=log)
     write_dumps(publication, report, target)
     note = " (OWL reasoner skipped: no Java runtime)" if skip else ""
-    return target, f"serving the shipped publication, built now into {target}{note}"
+    return target, f"using the shipped publication, built now into {target}{note}"
 
 
 def _sorted_lines(text: str) -> bytes:

@@ -176,6 +176,8 @@ QUERY_FORMATS = ["json", "xml", "csv", "tsv", "table", "turtle", "nt", "jsonld",
 @click.option("--dist", default=DEFAULTS.dist_dir, show_default=True, help="Built dumps to query by default.")
 def query(query_text, query_file, data_files, named_files, fmt, dist):
     """Run a SPARQL query against the project's data or the given files."""
+    if not (data_files or named_files):
+        dist = built_dist(dist)
     import pyoxigraph
 
     from .sparql import as_table, execute, is_graph_result, serialise_results
@@ -222,6 +224,25 @@ def query(query_text, query_file, data_files, named_files, fmt, dist):
     sys.stdout.buffer.write(output if output.endswith(b"\n") or not output else output + b"\n")
 
 
+def built_dist(dist: str) -> str:
+    """The build a command reads: dist/ as given, or, with the default dist/ absent, the shipped build.
+
+    Like Datasette, an installed package serves and queries what it ships: `ijdp serve`, `ijdp query` and
+    `ijdp load` all find the one build made into the cache folder (build.shipped_build).
+    """
+    from .store import dump_path
+
+    if dist != DEFAULTS.dist_dir or dump_path(dist).exists():
+        return dist
+    from .build import shipped_build
+    try:
+        folder, done = shipped_build()
+    except IjdpError as err:
+        fail(err)
+    click.echo(f"ijdp: no build in {dist}/: {done}", err=True)
+    return str(folder)
+
+
 @main.command()
 @click.option("--store", "store_spec", required=True, metavar="STORE",
               help="oxigraph:PATH (replace that on-disk store) or sparql:URL (push every named graph to that endpoint).")
@@ -239,6 +260,7 @@ def load(store_spec, dist, update_url, gsp_url, user, password, graph_prefix):
     kind, value = parse_store_spec(store_spec)
     if kind == "memory":
         raise IjdpError("the memory store loads the dumps itself at start: nothing to load")
+    dist = built_dist(dist)
     if kind == "oxigraph":
         path = load_into_oxigraph(dist, value)
         click.echo(f"loaded {dist}/ijdp.nq into {path}", err=True)
@@ -367,15 +389,8 @@ def serve(host, port, query_timeout, max_rows, max_request_bytes, max_answer_byt
     from .serve import run
     from .store import checked_dump, dump_path, open_writable, parse_store_spec, prepare_store, store_db
 
-    if not store_spec and dist == DEFAULTS.dist_dir and not dump_path(dist).exists():
-        # Like Datasette, serve what was installed: the package carries the publication's sources.
-        from .build import shipped_build
-        try:
-            folder, done = shipped_build()
-        except IjdpError as err:
-            fail(err)
-        click.echo(f"ijdp: no build in {dist}/: {done}", err=True)
-        dist = str(folder)
+    if not store_spec:
+        dist = built_dist(dist)
     settings = from_environment().with_overrides(
         host=host, port=port, base_iri=built_base(dist), query_timeout=query_timeout, max_rows=max_rows,
         max_request_bytes=max_request_bytes, result_cache_bytes=result_cache_bytes, threads=threads, query_workers=query_workers, dist_dir=dist,
