@@ -103,11 +103,17 @@ class RemoteBackend:
     def run(self, job: Job, timeout: float) -> Outcome:
         from .results import screen, shape
 
-        # The same decisions as the workers make; what the backend fetches for an
-        # allow-listed SERVICE is the backend's own network's business.
-        refusal, _ = screen(job, self.limits)
+        # The same decisions as the workers make, and no sandbox behind them: a SERVICE goes
+        # to the backend only when its target is exactly an allow-listed endpoint.
+        refusal, found = screen(job, self.limits)
         if refusal is not None:
             return refusal
+        if found.words:   # a vendor's extension (Virtuoso's DEFINE get:soft fetches what FROM names)
+            return Outcome(kind="syntax", message=f"{found.words[0][:40]!r} is not SPARQL", form=found.form)
+        allowed = {_endpoint(url) for url in self.limits.service_allowlist} - {None}
+        for target in found.services:
+            if target is None or _endpoint(target) not in allowed:
+                return Outcome(kind="service-refused", message=target or "a variable", form=found.form)
 
         accept = ", ".join(a for a, wanted in ((ACCEPT_RESULTS, job.results_format), (ACCEPT_GRAPH, job.graph_format))
                            if wanted) or ACCEPT_RESULTS
@@ -127,6 +133,28 @@ class RemoteBackend:
         except (SyntaxError, ValueError) as err:
             raise PoolUnavailable(f"the SPARQL backend sent an answer that does not parse ({media}): {err}") from None
         return shape(results, job, self.limits.prefixes)
+
+
+def _endpoint(url: str):
+    """(scheme, host, port, path, query) of an http(s) endpoint URL, or None for anything else.
+
+    Case and default ports are normalised; user info, fragments, dot segments and
+    encoded dots or slashes make no endpoint (a backend may resolve them to another path).
+    """
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    path = parts.path or "/"
+    lowered = path.lower()
+    if scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc or parts.fragment \
+            or "#" in url or "\\" in url or not url.isascii() or any(c.isspace() for c in url) \
+            or "%2e" in lowered or "%2f" in lowered or "%5c" in lowered \
+            or any(segment in (".", "..") for segment in path.split("/")):
+        return None
+    return scheme, parts.hostname.lower(), port or (443 if scheme == "https" else 80), path, parts.query
 
 
 def _plain(body: bytes) -> str:

@@ -1,59 +1,116 @@
 """What a SPARQL request does, decided from its tokens, never from its raw text.
 
-A lexer built from the terminals of the SPARQL 1.1 grammar (section 19.8)
-reads the request once, in linear time, and reports the things the server's
-safety depends on: whether it is a query or an update, every SERVICE target
-(resolved through the request's own PREFIX and BASE declarations), every LOAD,
-whether it names its own dataset (FROM / FROM NAMED), and how deep its syntax
-tree can get.
+Two layers. tokens() is the lexer of the SPARQL 1.1 grammar (section 19.8,
+longest match first, keywords matched without case, `a` in lower case only),
+with the SPARQL 1.2 terminals pyoxigraph reads (`<<`, `>>`, `{|`, `|}`, `~`
+and language directions). It reads the request once, in linear time: every
+pattern is possessive, and the one that may fail after a long scan (a prefix
+without its colon) is not tried again inside the same run.
 
-A keyword is a keyword only where the lexer finds one, so `?service`,
-`ex:load`, `"SERVICE"`, `<SERVICE>` and comments are never mistaken for one,
-and `SERVICE<x>`, `SERVICE\tSILENT` or a non-ASCII prefix are never missed.
+analyse() reads those tokens as pyoxigraph 0.5 reads the text and reports what
+the server's safety depends on: whether it is a query or an update, every
+SERVICE target (resolved through the request's own PREFIX and BASE
+declarations, with where its token stands so a caller can rewrite it), LOAD,
+FROM, and how deep its syntax tree can get. pyoxigraph's parser is a PEG that
+reads the characters, not the grammar's tokens, and differs in three ways
+(each tried on the engine, see tests/test_lexer.py):
+
+- a keyword is matched as the first letters of whatever follows: it reads
+  `SERVICE:x`, `SERVICEex:x`, `trueSERVICEex:x`, `PREFIXex:` and
+  `SERVICE SILENTex:x` as keywords and a name where the grammar has one
+  prefixed name. Such a name is reported as a SERVICE with an unknown target,
+  a prefix declared so is unknown, and so on for FROM, LOAD and depth;
+- a local name holds one run of dots at most: `ex:a.b.SERVICE` is `ex:a.b`,
+  `.`, `SERVICE`;
+- after a value inside an expression `<` is less-than, whatever follows:
+  `FILTER(?a<2&&?b>1)` holds no IRI.
 
 Codepoint escapes (\\uXXXX, \\UXXXXXXXX): pyoxigraph decodes them inside IRIs
 and strings only, the SPARQL 1.1 text decodes them everywhere before parsing.
-A request that holds one is read both ways and the findings are merged, so a
-SERVICE spelled with escapes is found whichever reading an engine takes.
+A request that holds one is read both ways; a SERVICE that only the decoded
+reading finds is reported with an unknown target.
 """
 from __future__ import annotations
 
+import bisect
 import re
-import urllib.parse
 from dataclasses import dataclass, field
 
-_BASE_CHARS = ("A-Za-z\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u02FF\u0370-\u037D\u037F-\u1FFF\u200C-\u200D"
-               "\u2070-\u218F\u2C00-\u2FEF\u3001-\uD7FF\uF900-\uFDCF\uFDF0-\uFFFD\U00010000-\U000EFFFF")
-_NAME_CHARS = _BASE_CHARS + "_0-9\u00B7\u0300-\u036F\u203F-\u2040"
-_ESCAPE = r"\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8}"
+_BASE = ("A-Za-z\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u02FF\u0370-\u037D\u037F-\u1FFF\u200C-\u200D"
+         "\u2070-\u218F\u2C00-\u2FEF\u3001-\uD7FF\uF900-\uFDCF\uFDF0-\uFFFD")
+_ASTRAL = "\U00010000-\U000EFFFF"        # in the grammar's PN_CHARS_BASE, not in pyoxigraph's
+_EXTRA = "\\-0-9\u00B7\u0300-\u036F\u203F-\u2040"
+_UCHAR = r"\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8}"
+_ECHAR = r"\\[tbnrf\\\"']"
+_PLX = r"%[0-9A-Fa-f]{2}|\\[_~.\-!$&'()*+,;=/?#@%]"
+_EXPONENT = r"[eE][+-]?[0-9]+"
 
-# One alternative per terminal. Each alternative is free of nested quantifiers
-# over overlapping characters, so a match costs at most the length it scans,
-# and a failed IRI scan stops at the next '<'; the whole lexer is linear.
-_TOKEN = re.compile("|".join([
-    r"(?P<ws>[ \t\r\n]+)",
-    r"(?P<comment>#[^\r\n]*)",
-    rf"(?P<iri><(?:[^<>\"{{}}|^`\\\x00-\x20]|{_ESCAPE})*>)",
-    r'(?P<string>"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^\'\\]|\\.|\'(?!\'\'))*\'\'\''
-    r'|"(?:[^"\\\r\n]|\\.)*"|\'(?:[^\'\\\r\n]|\\.)*\')',
-    rf"(?P<var>[?$][{_NAME_CHARS}]+)",
-    r"(?P<lang>@[a-zA-Z]+(?:-[a-zA-Z0-9]+)*)",
-    # A name: keyword, prefixed name, blank node label or number. Runs of name
-    # characters, dots, colons and local-name escapes; trailing dots are
-    # punctuation and are given back below.
-    rf"(?P<name>(?:[{_NAME_CHARS}:]|%[0-9A-Fa-f]{{2}}|\\[_~.\-!$&'()*+,;=/?#@%])"
-    rf"(?:[{_NAME_CHARS}\-.:]|%[0-9A-Fa-f]{{2}}|\\[_~.\-!$&'()*+,;=/?#@%])*)",
-    r"(?P<punct>\^\^|&&|\|\||!=|<=|>=|[{}()\[\].,;*/|^!=<>+\-?])",
-]))
+
+def _terminals(base: str) -> dict:
+    chars_u = base + "_"
+    chars = chars_u + _EXTRA
+    local = rf"(?:[{chars}:]|{_PLX})"
+    return {
+        "prefix": re.compile(rf"[{base}][{chars}]*+(?:\.++[{chars}]++)*+"),
+        "local": re.compile(rf"(?:[{chars_u}:0-9]|{_PLX}){local}*+(?:\.++{local}++)*+"),
+        # pyoxigraph's PN_LOCAL: one run of dots at most
+        "engine local": re.compile(rf"(?:[{chars_u}:0-9]|{_PLX}){local}*+(?:\.++{local}++)?+"),
+        "var": re.compile(rf"[?$][{chars_u}0-9][{chars_u}0-9\u00B7\u0300-\u036F\u203F-\u2040]*+"),
+        "bnode": re.compile(rf"_:[{chars_u}0-9][{chars}]*+(?:\.++[{chars}]++)*+"),
+        "word": re.compile(rf"[{chars_u}][{chars}]*+"),
+        "base": re.compile(rf"[{base}]"),
+    }
+
+
+_GRAMMAR = _terminals(_BASE + _ASTRAL)
+_ENGINE_LOCAL = _terminals(_BASE)["engine local"]
+_SKIP = re.compile(r"(?:[ \t\r\n]++|#[^\r\n]*+)*+")
+_IRIREF = re.compile(rf"<(?:[^<>\"{{}}|^`\\\x00-\x20]|{_UCHAR})*+>")
+_STRING = re.compile(
+    rf'"""(?:(?:""|")?(?:[^"\\]|{_ECHAR}|{_UCHAR}))*+"""'
+    rf"|'''(?:(?:''|')?(?:[^'\\]|{_ECHAR}|{_UCHAR}))*+'''"
+    rf'|"(?:[^"\\\r\n]|{_ECHAR}|{_UCHAR})*+"'
+    rf"|'(?:[^'\\\r\n]|{_ECHAR}|{_UCHAR})*+'")
+_LANGTAG = re.compile(r"@[a-zA-Z]++(?:-[a-zA-Z0-9]++)*+(?:--[a-zA-Z]++)?+")
+_NUMBER = re.compile(rf"[+-]?(?:[0-9]+\.[0-9]*{_EXPONENT}|\.[0-9]+{_EXPONENT}|[0-9]+{_EXPONENT}|[0-9]*\.[0-9]+|[0-9]+)")
+_NIL = re.compile(r"\([ \t\r\n]*+\)")
+_ANON = re.compile(r"\[[ \t\r\n]*+\]")
+_PUNCT = re.compile(r"\^\^|&&|\|\||!=|<=|>=|<<|>>|\{\||\|\}|[{}()\[\].,;*/|^!=<>+\-?~]")
+
+# The grammar's keywords (section 19.8: matched without case, except `a`), with
+# the SPARQL 1.2 ones and the extensions pyoxigraph reads.
+KEYWORDS = frozenset("""
+    BASE PREFIX SELECT DISTINCT REDUCED AS CONSTRUCT WHERE DESCRIBE ASK FROM NAMED GROUP BY HAVING ORDER ASC DESC
+    LIMIT OFFSET VALUES LOAD SILENT INTO CLEAR DROP CREATE ADD TO MOVE COPY INSERT DATA DELETE WITH USING DEFAULT
+    GRAPH ALL OPTIONAL SERVICE BIND UNDEF MINUS UNION FILTER NOT IN TRUE FALSE
+    STR LANG LANGMATCHES DATATYPE BOUND IRI URI BNODE RAND ABS CEIL FLOOR ROUND CONCAT STRLEN UCASE LCASE
+    ENCODE_FOR_URI CONTAINS STRSTARTS STRENDS STRBEFORE STRAFTER YEAR MONTH DAY HOURS MINUTES SECONDS TIMEZONE TZ
+    NOW UUID STRUUID MD5 SHA1 SHA256 SHA384 SHA512 COALESCE IF STRLANG STRDT SAMETERM ISIRI ISURI ISBLANK ISLITERAL
+    ISNUMERIC REGEX SUBSTR REPLACE EXISTS COUNT SUM MIN MAX AVG SAMPLE GROUP_CONCAT SEPARATOR
+    VERSION TRIPLE SUBJECT PREDICATE OBJECT ISTRIPLE LANGDIR HASLANG HASLANGDIR STRLANGDIR LATERAL ADJUST
+""".split())
+_KEYWORD_RUN = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,%d}" % (max(map(len, KEYWORDS)) - 1))
+_KEYWORD_LENGTHS = sorted({len(k) for k in KEYWORDS}, reverse=True)
 
 UPDATE_KEYWORDS = frozenset({"INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH"})
 QUERY_FORMS = frozenset({"SELECT", "ASK", "CONSTRUCT", "DESCRIBE"})
-OPENING, CLOSING = frozenset("{(["), frozenset("})]")
-UNARY = frozenset({"!", "+", "-", "^"})
+PROLOGUE = frozenset({"BASE", "PREFIX", "VERSION"})
+OPENING, CLOSING = frozenset({"{", "(", "[", "<<", "{|"}), frozenset({"}", ")", "]", ">>", "|}"})
+UNARY = frozenset("!+-^")
 # Tokens that add one more level to a left-deep tree in the group they stand in
 # (a chain of N of them nests N deep in the engine's parser and evaluator).
 CHAINING = frozenset({"||", "&&", "=", "!=", "<", ">", "<=", ">=", "+", "-", "*", "/", "|", ".", ";", ",",
-                      "UNION", "MINUS", "OPTIONAL", "FILTER", "BIND", "SERVICE", "GRAPH", "VALUES"})
+                      "UNION", "MINUS", "OPTIONAL", "FILTER", "BIND", "SERVICE", "GRAPH", "VALUES", "LATERAL"})
+# Keywords whose "(" opens an expression (the calls, and the clauses that hold expressions).
+FUNCTIONS = frozenset("""
+    STR LANG LANGMATCHES DATATYPE BOUND IRI URI BNODE RAND ABS CEIL FLOOR ROUND CONCAT STRLEN UCASE LCASE
+    ENCODE_FOR_URI CONTAINS STRSTARTS STRENDS STRBEFORE STRAFTER YEAR MONTH DAY HOURS MINUTES SECONDS TIMEZONE TZ
+    NOW UUID STRUUID MD5 SHA1 SHA256 SHA384 SHA512 COALESCE IF STRLANG STRDT SAMETERM ISIRI ISURI ISBLANK ISLITERAL
+    ISNUMERIC REGEX SUBSTR REPLACE COUNT SUM MIN MAX AVG SAMPLE GROUP_CONCAT
+    TRIPLE SUBJECT PREDICATE OBJECT ISTRIPLE LANGDIR HASLANG HASLANGDIR STRLANGDIR ADJUST
+    FILTER BIND HAVING BY ASC DESC IN SELECT DISTINCT REDUCED
+""".split())
+OPERANDS = frozenset({"var", "iri", "pname", "string", "number", "nil", "anon", "lang", "bnode"})
 
 
 class LexicalError(ValueError):
@@ -64,57 +121,98 @@ class LexicalError(ValueError):
 
 @dataclass
 class Analysis:
-    """What a request does. services holds each SERVICE target, None where it is a variable or unresolvable."""
+    """What a request does. services holds each SERVICE target, None where it is a variable, unresolvable or unclear."""
     operation: str = "query"            # query | update
     form: str = "SELECT"                # SELECT | ASK | CONSTRUCT | DESCRIBE (for queries)
     services: list = field(default_factory=list)
-    loads: int = 0                      # LOAD operations (silent or not)
+    # (start, end, target) of each SERVICE target's token, as character offsets in the request's text
+    service_spans: list = field(default_factory=list)
     loud_loads: int = 0                 # LOAD without SILENT
     declares_dataset: bool = False      # FROM or FROM NAMED
     depth: int = 0                      # an upper estimate of the syntax tree's depth
+    words: list = field(default_factory=list)   # runs of name characters no SPARQL token fits (as Virtuoso's DEFINE)
 
     def merge(self, other: "Analysis") -> "Analysis":
-        """The more dangerous reading of both (the operation and form stay this one's)."""
-        self.services += [s for s in other.services if s not in self.services]
-        self.loads = max(self.loads, other.loads)
+        """The more dangerous reading of both: a SERVICE only the other finds has an unknown target."""
+        for start, end, target in other.service_spans:
+            if (start, end, target) not in self.service_spans:
+                self.service_spans.append((start, end, None))
+                self.services.append(None)
         self.loud_loads = max(self.loud_loads, other.loud_loads)
         self.declares_dataset = self.declares_dataset or other.declares_dataset
         self.depth = max(self.depth, other.depth)
+        self.words += [word for word in other.words if word not in self.words]
         return self
 
 
-def _unescape(text: str) -> str:
-    return re.sub(_ESCAPE, lambda m: chr(int(m.group(0)[2:], 16)) if int(m.group(0)[2:], 16) < 0x110000 else "\ufffd", text)
+_STARTS = {"<": (_IRIREF, "iri"), '"': (_STRING, "string"), "'": (_STRING, "string"),
+           "?": (_GRAMMAR["var"], "var"), "$": (_GRAMMAR["var"], "var"), "@": (_LANGTAG, "lang"),
+           "_": (_GRAMMAR["bnode"], "bnode"), "(": (_NIL, "nil"), "[": (_ANON, "anon"),
+           **{char: (_NUMBER, "number") for char in "0123456789.+-"}}
+
+
+def _scan(text: str, pos: int, memo: list) -> tuple[str, int]:
+    """(kind, end) of the longest token at pos; memo is a run known to hold no prefix's colon."""
+    char = text[pos]
+    start = _STARTS.get(char)
+    if start:
+        found = start[0].match(text, pos)
+        if found:
+            return start[1], found.end()
+    if char == ":" or (not memo[0] <= pos < memo[1] and _GRAMMAR["base"].match(text, pos)):
+        prefix_end = pos if char == ":" else _GRAMMAR["prefix"].match(text, pos).end()
+        if text.startswith(":", prefix_end):
+            local = _GRAMMAR["local"].match(text, prefix_end + 1)
+            return "pname", local.end() if local else prefix_end + 1
+        memo[0], memo[1] = pos, prefix_end
+    run = _KEYWORD_RUN.match(text, pos)
+    if run:
+        word = run.group(0)
+        for length in _KEYWORD_LENGTHS:
+            if length <= len(word) and word[:length].upper() in KEYWORDS:
+                return "keyword", pos + length
+        if char == "a":
+            return "keyword", pos + 1
+    found = _GRAMMAR["word"].match(text, pos) or _PUNCT.match(text, pos)
+    if found:
+        # A word no terminal fits is one token all the same, so an error can name it.
+        return ("word" if found.re is _GRAMMAR["word"] else "punct"), found.end()
+    line, column = _line_column(text, pos)
+    raise LexicalError(f"unexpected character {char!r}", line, column)
 
 
 def tokens(text: str):
-    """(kind, value, offset) for every token but whitespace and comments; LexicalError where none fits."""
-    expected = 0
-    for found in _TOKEN.finditer(text):
-        start = found.start()
-        if start != expected:
-            _fail(text, expected)
-        expected = found.end()
-        kind = found.lastgroup
-        if kind == "ws" or kind == "comment":
-            continue
-        value = found.group(kind)
-        if kind == "name" and value[-1] == ".":
-            # Trailing dots end a triple pattern: punctuation, not part of the name.
-            value = value.rstrip(".")
-            yield kind, value, start
-            for offset in range(start + len(value), expected):
-                yield "punct", ".", offset
-            continue
-        yield kind, value, start
-    if expected != len(text):
-        _fail(text, expected)
+    """(kind, value, offset) for every token but whitespace and comments, as the grammar reads them.
+
+    kind: iri, string, var, lang, bnode, number, pname, keyword, nil, anon, punct; or word, for a run of
+    name characters that no terminal fits (never SPARQL, kept whole for error messages). LexicalError
+    where nothing fits.
+    """
+    memo = [0, 0]
+    pos, length = 0, len(text)
+    while True:
+        pos = _SKIP.match(text, pos).end()
+        if pos >= length:
+            return
+        kind, end = _scan(text, pos, memo)
+        yield kind, text[pos:end], pos
+        pos = end
 
 
-def _fail(text: str, position: int):
-    line = text.count("\n", 0, position) + 1
-    column = position - (text.rfind("\n", 0, position) + 1) + 1
-    raise LexicalError(f"unexpected character {text[position]!r}", line, column)
+_ESCAPE = re.compile(_UCHAR)
+
+
+def _unescape(text: str) -> tuple[str, list]:
+    """The text with codepoint escapes decoded, and the (decoded, original) offsets where the two realign."""
+    parts, points, last, shift = [], [(0, 0)], 0, 0
+    for found in _ESCAPE.finditer(text):
+        code = int(found.group(0)[2:], 16)
+        parts += [text[last:found.start()], chr(code) if code < 0x110000 and not 0xD800 <= code < 0xE000 else "\ufffd"]
+        shift += len(found.group(0)) - 1
+        last = found.end()
+        points.append((last - shift, last))
+    parts.append(text[last:])
+    return "".join(parts), points
 
 
 def analyse(text: str) -> Analysis:
@@ -122,89 +220,154 @@ def analyse(text: str) -> Analysis:
 
     Raises LexicalError when no reading is made of SPARQL tokens.
     """
-    readings = [text] + ([_unescape(text)] if "\\u" in text or "\\U" in text else [])
+    readings = [(text, None)] + ([_unescape(text)] if "\\u" in text or "\\U" in text else [])
     found, first_error = None, None
-    for reading in readings:
+    for reading, points in readings:
         try:
             analysis = _analyse(reading)
         except LexicalError as err:
             first_error = first_error or err
             continue  # no engine reading the request this way gets past parsing
+        if points is not None:
+            decoded = [point[0] for point in points]
+
+            def original(offset: int) -> int:
+                at, source = points[bisect.bisect_right(decoded, offset) - 1]
+                return source + offset - at
+            analysis.service_spans = [(original(start), original(end), target)
+                                      for start, end, target in analysis.service_spans]
+            if found is None:   # the request as written is no SPARQL: every SERVICE is one only the decoding finds
+                found = Analysis(operation=analysis.operation, form=analysis.form)
         found = analysis if found is None else found.merge(analysis)
     if found is None:
         raise first_error
     return found
 
 
+def reading(text: str):
+    """(kind, value, start, end, glued) for every token as pyoxigraph 0.5 reads the text (see the module's notes).
+
+    glued: for a prefixed name, the (keyword, offset) pairs its prefix may be read as.
+    """
+    holds = ["top"]            # what each open bracket holds: group, data (VALUES), expr, term
+    previous = before = None   # (kind, upper value) of the two tokens before
+    clause = False             # in a SELECT clause or a solution modifier, where "(" opens an expression
+    values = False             # after VALUES, until its data block opens
+    call = False               # the next "(" opens a call: a name glued to FILTER, HAVING or BY came before
+    memo = [0, 0]
+    pos, length = 0, len(text)
+    while True:
+        pos = _SKIP.match(text, pos).end()
+        if pos >= length:
+            return
+        start = pos
+        kind, end = _scan(text, pos, memo)
+        if kind == "pname":
+            end = _engine_pname_end(text, start, end)
+        elif text.startswith("<", start) and kind in ("iri", "punct") and holds[-1] == "expr" and _is_value(previous):
+            # less-than (or <=) here, and the text after it read afresh
+            kind, end = "punct", start + (2 if text.startswith("<=", start) else 1)
+        pos = end
+        value = text[start:end]
+        upper = value.upper() if kind == "keyword" else value
+        glued = _glued(value) if kind == "pname" else ()
+        if kind == "keyword":
+            if upper in ("SELECT", "BY", "HAVING"):
+                clause = True
+            elif upper in ("WHERE", "FROM", "LIMIT", "OFFSET", "VALUES"):
+                clause = False
+            values = values or upper == "VALUES"
+        elif kind == "punct" and value in OPENING:
+            if value == "{":
+                holds.append("data" if values else "group")
+                values = clause = False
+            elif value == "(":
+                holds.append("expr" if _opens_expression(holds[-1], previous, before, clause, call) else "term")
+            else:
+                holds.append("term")
+        elif kind == "punct" and value in CLOSING:
+            if len(holds) > 1:
+                holds.pop()
+            clause = clause and value != "}"
+        yield kind, value, start, end, glued
+        before, previous = previous, (kind, upper)
+        call = any(keyword in ("FILTER", "HAVING", "BY") for keyword, _ in glued)
+
+
 def _analyse(text: str) -> Analysis:
     result = Analysis()
-    prefixes: dict = {}
+    prefixes: dict = {}        # name -> namespace, None where the request makes it unclear
     base = ""
-    depth = 0                  # bracket depth
-    chains = [0]               # chaining tokens so far, per open group
-    chain_total = 0            # their sum over the open groups
+    chains = [0]               # chaining tokens so far, per open bracket
+    chain_total = 0            # their sum over the open brackets
     unary_run = 0
     first_keyword = None
     previous = None            # (kind, upper value) of the token before
     pending = None             # the keyword whose argument comes next: SERVICE, LOAD, PREFIX, BASE
     prefix_name = None
-    for kind, value, _ in tokens(text):
-        upper = value.upper() if kind == "name" else value
-        if kind == "name" and first_keyword is None and upper not in ("BASE", "PREFIX") and pending is None:
-            first_keyword = upper
+    for kind, value, start, end, glued in reading(text):
+        upper = value.upper() if kind == "keyword" else value
+        if kind == "word":
+            result.words.append(value)
+        if pending is None and first_keyword is None:
+            if kind == "keyword" and upper not in PROLOGUE:
+                first_keyword = upper
+            else:   # a name glued to an update's first keyword (LOADex:x) is an update
+                first_keyword = next((k for k, at in glued if at == 0 and k in UPDATE_KEYWORDS), None)
         # Arguments of the keywords that matter.
-        if pending == "SERVICE" and kind == "name" and upper == "SILENT":
+        if pending == "SERVICE" and kind == "keyword" and upper == "SILENT":
             pass
         elif pending == "SERVICE":
-            result.services.append(_target(kind, value, prefixes, base))
-            pending = None
-        elif pending == "LOAD" and kind == "name" and upper == "SILENT":
-            result.loads += 1
+            silent = any(keyword == "SILENT" and at == 0 for keyword, at in glued)
+            target = None if silent else _target(kind, value, prefixes, base)
+            result.services.append(target)
+            result.service_spans.append((start, end, target))
             pending = None
         elif pending == "LOAD":
             # LOAD needs an IRI (a full or prefixed one); anything else is for the parser to refuse.
-            if kind == "iri" or (kind == "name" and ":" in value):
-                result.loads += 1
-                result.loud_loads += 1
+            result.loud_loads += kind in ("iri", "pname")
             pending = None
-        elif pending == "PREFIX" and kind == "name" and value.endswith(":"):
+        elif pending == "PREFIX" and kind == "pname" and value.endswith(":"):
             prefix_name, pending = value[:-1], "PREFIX-IRI"
         elif pending == "PREFIX-IRI" and kind == "iri":
-            prefixes[prefix_name] = _resolve(_iri_value(value), base)
+            prefixes[prefix_name] = _resolve(_decoded(value[1:-1]), base)
             pending = None
         elif pending == "BASE" and kind == "iri":
-            base = _resolve(_iri_value(value), base)
+            base = _resolve(_decoded(value[1:-1]), base)
             pending = None
         else:
             pending = None
-        if kind == "name" and previous != ("punct", "^^"):
-            if upper == "SERVICE":
-                pending = "SERVICE"
-            elif upper == "LOAD":
-                pending = "LOAD"
-            elif upper == "PREFIX":
-                pending = "PREFIX"
-            elif upper == "BASE":
-                pending = "BASE"
+        if kind == "keyword":
+            if upper in ("SERVICE", "LOAD", "PREFIX", "BASE"):
+                pending = upper
             elif upper == "FROM":
                 result.declares_dataset = True
-        # Depth: brackets, runs of prefix operators, and chains within each group.
+        # What the engine may read in a name glued to keywords, taken at its most dangerous.
+        hidden = {keyword for keyword, _ in glued}
+        if "SERVICE" in hidden:
+            result.services.append(None)
+            result.service_spans.append((start, end, None))
+        for keyword, at in glued:
+            if keyword == "PREFIX":
+                prefixes[value[at + len(keyword):value.index(":")]] = None
+        result.declares_dataset = result.declares_dataset or "FROM" in hidden
+        result.loud_loads += "LOAD" in hidden
+        # Depth: brackets, runs of prefix operators, and chains within each bracket.
         if kind == "punct" and value in OPENING:
-            depth += 1
             chains.append(0)
-        elif kind == "punct" and value in CLOSING:
-            if depth:
-                depth -= 1
-                chain_total -= chains.pop()
-        if (kind == "punct" and value in UNARY) and (previous is None or previous[0] == "punct"
-                                                     and previous[1] not in CLOSING and previous[1] != "*"):
+        elif kind == "punct" and value in CLOSING and len(chains) > 1:
+            chain_total -= chains.pop()
+        prefix_operator = previous is None or (previous[0] == "punct" and previous[1] not in CLOSING
+                                               and previous[1] != "*")
+        signed = kind == "number" and value[0] in "+-"
+        if ((kind == "punct" and value in UNARY) or signed) and prefix_operator:
             unary_run += 1
         else:
             unary_run = 0
-            if upper in CHAINING and (kind == "punct" or kind == "name"):
+            if signed or (kind in ("punct", "keyword") and upper in CHAINING) or hidden & CHAINING:
                 chains[-1] += 1
                 chain_total += 1
-        result.depth = max(result.depth, depth + chain_total + unary_run)
+        result.depth = max(result.depth, len(chains) - 1 + chain_total + unary_run)
         previous = (kind, upper)
     if first_keyword in UPDATE_KEYWORDS:
         result.operation = "update"
@@ -213,22 +376,113 @@ def _analyse(text: str) -> Analysis:
     return result
 
 
-def _iri_value(token: str) -> str:
-    return _unescape(token[1:-1])
+def _engine_pname_end(text: str, start: int, end: int) -> int:
+    """Where pyoxigraph ends a prefixed name the grammar ends at end (its local name takes one run of dots)."""
+    colon = text.index(":", start)
+    local = _ENGINE_LOCAL.match(text, colon + 1)
+    return min(end, local.end() if local else colon + 1)
 
 
-def _resolve(iri: str, base: str) -> str:
-    return urllib.parse.urljoin(base, iri) if base else iri
+def _glued(name: str) -> list:
+    """(keyword, offset) of each keyword a prefixed name's prefix may be read as, after keywords only from its start."""
+    prefix = name[:name.index(":")]
+    found, reachable = [], {0}
+    for at in range(len(prefix)):
+        if at not in reachable:
+            continue
+        for length in _KEYWORD_LENGTHS:
+            piece = prefix[at:at + length]
+            if len(piece) == length and piece.isascii() and piece.upper() in KEYWORDS:
+                found.append((piece.upper(), at))
+                reachable.add(at + length)
+    return found
+
+
+def _is_value(token) -> bool:
+    """Whether the token ends an operand (after which pyoxigraph reads '<' as an operator)."""
+    if token is None:
+        return False
+    kind, value = token
+    return kind in OPERANDS or (kind == "keyword" and value in ("TRUE", "FALSE")) \
+        or (kind == "punct" and value in (")", "]", ">>"))
+
+
+def _opens_expression(holder: str, previous, before, clause: bool, call: bool) -> bool:
+    """Whether a '(' opens an expression (rather than a collection, a path or a VALUES row)."""
+    if holder == "expr":
+        return True
+    if holder == "data" or previous is None or previous[1] == "VALUES":
+        return False
+    if call or (previous[0] == "keyword" and previous[1] in FUNCTIONS):
+        return True
+    if previous[0] in ("iri", "pname"):   # a call after FILTER or HAVING, or in a clause; a collection elsewhere
+        return clause or (before is not None and before[0] == "keyword" and before[1] in ("FILTER", "HAVING"))
+    return clause
+
+
+def _decoded(text: str) -> str:
+    return _unescape(text)[0] if "\\" in text else text
+
+
+_LOCAL_ESCAPE = re.compile(r"\\(.)")
 
 
 def _target(kind: str, value: str, prefixes: dict, base: str):
     if kind == "iri":
-        return _resolve(_iri_value(value), base)
-    if kind == "name" and ":" in value:
+        return _resolve(_decoded(value[1:-1]), base)
+    if kind == "pname":
         prefix, _, local = value.partition(":")
-        if prefix in prefixes:
-            return prefixes[prefix] + re.sub(r"\\(.)", r"\1", local)
+        namespace = prefixes.get(prefix)
+        if namespace is not None:
+            return namespace + _LOCAL_ESCAPE.sub(r"\1", local)
     return None
+
+
+_REFERENCE = re.compile(r"(?:([^:/?#]+):)?(?://([^/?#]*))?([^?#]*)(?:\?([^#]*))?(?:#(.*))?", re.S)
+
+
+def _resolve(iri: str, base: str) -> str:
+    """iri resolved against base as RFC 3986 (section 5.2, strict) says, as the engine's IRI library does."""
+    if not base:
+        return iri
+    scheme, authority, path, query, fragment = _REFERENCE.fullmatch(iri).groups()
+    if scheme is None:
+        base_scheme, base_authority, base_path, base_query, _ = _REFERENCE.fullmatch(base).groups()
+        scheme = base_scheme
+        if authority is None:
+            authority = base_authority
+            if path == "":
+                path, query = base_path, base_query if query is None else query
+            else:
+                if not path.startswith("/"):
+                    path = ("/" if base_authority is not None and base_path == "" else
+                            base_path[:base_path.rfind("/") + 1]) + path
+                path = _without_dot_segments(path)
+        else:
+            path = _without_dot_segments(path)
+    else:
+        path = _without_dot_segments(path)
+    return ((f"{scheme}:" if scheme is not None else "") + (f"//{authority}" if authority is not None else "")
+            + path + (f"?{query}" if query is not None else "")
+            + (f"#{fragment}" if fragment is not None else ""))
+
+
+def _without_dot_segments(path: str) -> str:
+    """RFC 3986 section 5.2.4."""
+    if "." not in path:
+        return path
+    absolute = path.startswith("/")
+    segments = path.split("/")[1 if absolute else 0:]
+    kept = []
+    for index, segment in enumerate(segments):
+        if segment in (".", ".."):
+            if segment == ".." and kept:
+                kept.pop()
+            if index == len(segments) - 1:
+                kept.append("")
+        else:
+            kept.append(segment)
+    return ("/" if absolute else "") + "/".join(kept)
 
 
 _ENGINE_POSITION = re.compile(r"error at (\d+):(\d+): (?:expected (?:one of )?)?(.*)", re.S)
@@ -247,16 +501,17 @@ def explain_syntax_error(text: str, engine_message: str) -> str:
         found = list(tokens(text))
     except LexicalError as err:
         return str(err)
+
     def declares(index: int) -> bool:
         return index > 0 and found[index - 1][1].upper() == "PREFIX"
 
     declared = {value[:-1] for index, (kind, value, _) in enumerate(found)
-                if kind == "name" and value.endswith(":") and declares(index)}
+                if kind == "pname" and value.endswith(":") and declares(index)}
     for index, (kind, value, offset) in enumerate(found):
-        if kind != "name" or ":" not in value or declares(index):
+        if kind != "pname" or declares(index):
             continue
         prefix = value.split(":", 1)[0]
-        if prefix != "_" and prefix not in declared and not value[0].isdigit():
+        if prefix not in declared:
             line, column = _line_column(text, offset)
             known = ", ".join(sorted(f"{p}:" for p in declared)) or "none"
             return (f"undeclared prefix {prefix + ':'!r} in {value!r} at line {line}, column {column} "
@@ -300,8 +555,8 @@ def _trailing_junk(found, end: int) -> int:
         return end
     mode, depth = None, 0
     for kind, value, at in found[last_close + 1:]:
-        upper = value.upper() if kind == "name" else value
-        if kind == "name" and upper in MODIFIERS:
+        upper = value.upper() if kind == "keyword" else value
+        if kind == "keyword" and upper in MODIFIERS:
             mode = upper
             continue
         if kind == "punct" and value in OPENING:
@@ -309,7 +564,7 @@ def _trailing_junk(found, end: int) -> int:
         elif kind == "punct" and value in CLOSING and depth:
             depth -= 1
             continue
-        if depth or mode in OPEN_ENDED or (kind == "name" and value[:1].isdigit() and mode in ("LIMIT", "OFFSET")):
+        if depth or mode in OPEN_ENDED or (kind == "number" and mode in ("LIMIT", "OFFSET")):
             continue
         return at
     return end
