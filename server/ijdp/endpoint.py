@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hmac
 import re
+import threading
 
 from flask import Blueprint, Response, current_app, request
 
@@ -226,13 +227,17 @@ def _crash_problem(err: WorkerCrashed) -> Response:
     return problem(500, f"The query could not be answered: {err}.", "query-crashed")
 
 
+_FEDERATION_LOCK = threading.Lock()
+
+
 def federation_pool():
-    """The workers that may reach the network: made on first use, only when SERVICE has an allow-list."""
+    """The workers that reach the allow-listed endpoints, through the federation proxy: made once, on first use."""
     extensions = current_app.extensions
-    if "ijdp_federation_pool" not in extensions:
-        from .store import open_federation_pool
-        extensions.setdefault("ijdp_federation_pool", open_federation_pool(current_app.config["IJDP_STORE_SPEC"],
-                                                                            settings()))
+    with _FEDERATION_LOCK:   # two first federated queries at once would each start a pool and a proxy
+        if "ijdp_federation_pool" not in extensions:
+            from .store import open_federation_pool
+            extensions["ijdp_federation_pool"] = open_federation_pool(current_app.config["IJDP_STORE_SPEC"],
+                                                                      settings())
     return extensions["ijdp_federation_pool"]
 
 

@@ -2,60 +2,77 @@
 
 These are the last line: whatever a request's spelling, a process sandboxed
 here cannot open a network socket (a seccomp filter refuses socket() for every
-family but AF_UNIX, and io_uring, which could open sockets behind the filter's
-back), and cannot grow past its memory limit (RLIMIT_DATA). The parse-based
-checks (structure.py) decide what to refuse with a helpful message; these make
-a check that was missed harmless.
+family, AF_UNIX included, so no name service daemon can look a name up for it;
+and io_uring, which could open sockets behind the filter's back), and cannot
+grow past its memory limit (RLIMIT_DATA). The parse-based checks
+(structure.py) decide what to refuse with a helpful message; these make a
+check that was missed harmless.
 """
 from __future__ import annotations
 
 import errno
+import ipaddress
 import os
 import resource
 import socket
 import struct
 import tempfile
+import urllib.parse
 from pathlib import Path
 
 MEMORY_EXHAUSTED_MARK = "memory allocation of"   # what Rust prints before it aborts on a failed allocation
+SOCKET_TYPE_MASK = 0xF                           # the type bits of socket()'s second argument (the rest are flags)
 
 
 class SandboxUnavailable(RuntimeError):
     pass
 
 
-def restrict_network(allowed_endpoints: tuple = ()) -> None:
-    """From now on, in this thread and the threads it starts, no network but allowed_endpoints (URLs).
+def restrict_network(endpoints: tuple = ()) -> None:
+    """From now on, in this thread and the threads it starts, no network but TCP to endpoints (URLs).
 
-    Without endpoints, socket() fails for every family but AF_UNIX. With them,
-    AF_INET and AF_INET6 sockets may be made, but every connect() and every send
-    to an explicit address is checked against the endpoints' addresses (and the
-    resolvers of /etc/resolv.conf, port 53) by a supervisor thread started
-    before the filter, which the filter therefore does not bind.
+    Without endpoints, socket() fails for every family (socketpair(), which the
+    pipes to the parent use, still works). With them, only TCP sockets of the
+    endpoints' address families may be made, and every connect() and every send
+    to an explicit address is checked against the endpoints' (ip, port) by a
+    supervisor thread started before the filter, which the filter therefore
+    does not bind. The endpoints' hosts must be IP addresses: a sandboxed
+    process resolves no names and may reach no resolver (the federation
+    workers' only endpoint is the federation proxy on loopback, federation.py).
     """
-    allow_internet = bool(allowed_endpoints)
+    addresses = _endpoint_addresses(endpoints)
     try:
         import pyseccomp as seccomp
     except ImportError as err:  # pragma: no cover - the package is a dependency
         raise SandboxUnavailable(f"pyseccomp is not installed: {err}") from None
-    allowed = {socket.AF_UNIX} | ({socket.AF_INET, socket.AF_INET6} if allow_internet else set())
     supervisor = None
     try:
         syscalls = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
-        # One comparison per rule (libseccomp's constraint): refuse each family
-        # below the largest allowed one that is not allowed, and all above it.
-        for family in range(max(allowed)):
-            if family not in allowed:
-                syscalls.add_rule(seccomp.ERRNO(errno.EACCES), "socket", seccomp.Arg(0, seccomp.EQ, family))
-        syscalls.add_rule(seccomp.ERRNO(errno.EACCES), "socket", seccomp.Arg(0, seccomp.GT, max(allowed)))
-        for name in ("io_uring_setup", "io_uring_enter", "io_uring_register"):
-            syscalls.add_rule(seccomp.ERRNO(errno.ENOSYS), name)
-        if allow_internet:
-            supervisor = _ConnectSupervisor(seccomp, syscalls, _endpoint_addresses(allowed_endpoints))
+        refuse = seccomp.ERRNO(errno.EACCES)
+        if not addresses:
+            syscalls.add_rule(refuse, "socket")
+        else:
+            # One comparison per rule (libseccomp's constraint): refuse each family
+            # below the largest allowed one that is not allowed, and all above it.
+            allowed = {socket.AF_INET6 if ":" in ip else socket.AF_INET for ip, _ in addresses}
+            for family in range(max(allowed)):
+                if family not in allowed:
+                    syscalls.add_rule(refuse, "socket", seccomp.Arg(0, seccomp.EQ, family))
+            syscalls.add_rule(refuse, "socket", seccomp.Arg(0, seccomp.GT, max(allowed)))
+            # TCP only: no datagram socket (DNS, or any other UDP), no raw one.
+            for kind in range(SOCKET_TYPE_MASK + 1):
+                if kind != socket.SOCK_STREAM:
+                    syscalls.add_rule(refuse, "socket", seccomp.Arg(1, seccomp.MASKED_EQ, SOCKET_TYPE_MASK, kind))
+            for protocol in range(1, socket.IPPROTO_TCP):
+                syscalls.add_rule(refuse, "socket", seccomp.Arg(2, seccomp.EQ, protocol))
+            syscalls.add_rule(refuse, "socket", seccomp.Arg(2, seccomp.GT, socket.IPPROTO_TCP))
+            supervisor = _ConnectSupervisor(seccomp, syscalls, addresses)
             syscalls.add_rule(seccomp.NOTIFY, "connect")
             syscalls.add_rule(seccomp.NOTIFY, "sendto", seccomp.Arg(4, seccomp.NE, 0))
             syscalls.add_rule(seccomp.NOTIFY, "sendmsg")
             syscalls.add_rule(seccomp.NOTIFY, "sendmmsg")
+        for name in ("io_uring_setup", "io_uring_enter", "io_uring_register"):
+            syscalls.add_rule(seccomp.ERRNO(errno.ENOSYS), name)
         syscalls.load()
     except (OSError, RuntimeError, ValueError) as err:
         raise SandboxUnavailable(f"the seccomp filter could not be loaded: {err}") from None
@@ -64,26 +81,17 @@ def restrict_network(allowed_endpoints: tuple = ()) -> None:
 
 
 def _endpoint_addresses(endpoints) -> set:
-    """(ip, port) of every allowed endpoint, and of the resolvers on port 53, resolved now (before the filter)."""
-    import urllib.parse
-
+    """(ip, port) of every endpoint URL; SandboxUnavailable for a host name (nothing here resolves one)."""
     found = set()
     for url in endpoints:
         parts = urllib.parse.urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
         try:
-            for *_, address in socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP):
-                found.add((address[0], port))
-        except OSError:
-            pass  # not resolvable now: nothing of it is allowed
-    try:
-        with open("/etc/resolv.conf", encoding="utf-8") as conf:
-            for line in conf:
-                fields = line.split()
-                if len(fields) >= 2 and fields[0] == "nameserver":
-                    found.add((fields[1], 53))
-    except OSError:
-        pass
+            ip = ipaddress.ip_address(parts.hostname or "")
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            raise SandboxUnavailable(f"{url}: a sandboxed process connects to IP addresses only, "
+                                     "it never resolves a host name") from None
+        found.add((str(ip), port))
     return found
 
 
@@ -125,8 +133,6 @@ class _ConnectSupervisor:
         if not sockaddr:
             return True          # a connected socket: its address was checked at connect()
         family = struct.unpack("H", sockaddr[:2])[0]
-        if family == socket.AF_UNIX:
-            return True
         if family == socket.AF_INET and len(sockaddr) >= 8:
             port = struct.unpack("!H", sockaddr[2:4])[0]
             return (socket.inet_ntop(socket.AF_INET, sockaddr[4:8]), port) in self.addresses

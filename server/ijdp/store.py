@@ -190,12 +190,19 @@ def open_backend(spec: str, settings):
 
 
 def open_federation_pool(spec: str, settings):
-    """The workers allowed to open TCP sockets: they get only queries whose every SERVICE is allow-listed."""
+    """The workers that run queries whose every SERVICE is allow-listed; they reach the federation proxy only."""
+    from dataclasses import replace
+
+    from .federation import FederationPool, Proxy
     from .querypool import QueryPool
 
     source, memory_base = _pool_source(spec, settings)
-    return QueryPool(source, size=1, cache_bytes=0, memory_base=memory_base,
-                     limits=worker_limits(settings, internet=True), max_size=4)
+    proxy = Proxy(settings.service_allowlist, timeout=settings.service_timeout,
+                  max_answer_bytes=settings.max_answer_bytes, max_request_bytes=settings.max_request_bytes)
+    # The workers' allow-list is the proxy's routes: their sandbox admits the proxy's address and nothing else.
+    limits = replace(worker_limits(settings, internet=True), service_allowlist=proxy.routes)
+    pool = QueryPool(source, size=1, cache_bytes=0, memory_base=memory_base, limits=limits, max_size=4)
+    return FederationPool(pool, proxy)
 
 
 def load_into_oxigraph(dist_dir, path, base_iri: str = PUBLISHED_BASE) -> Path:
