@@ -55,35 +55,29 @@ def _params():
 
 
 def _chosen_formats(params):
-    """(results format, graph format) for this request, either may be None.
+    """(results format, graph format) for this request, either may be None (a 406 if the query needs it).
 
     Both kinds are chosen, since the form of the query is known only once a
-    worker has read it; the worker uses the one its result needs (406 if None).
-    format= / output= (what SPARQLWrapper, Jena and YASGUI send) names a format
-    of either kind: "xml" is SPARQL XML for a SELECT and RDF/XML for a CONSTRUCT,
-    "json" SPARQL JSON or JSON-LD. A name that fits only one kind leaves the
-    other to the Accept header, as a client asking "turtle" of a SELECT gets
-    the results format it accepts rather than an error.
+    worker has read it. format= / output= (what SPARQLWrapper, Jena and YASGUI
+    send) names one format: "xml" is SPARQL XML for a SELECT and RDF/XML for a
+    CONSTRUCT, "json" SPARQL JSON or JSON-LD; a name of one kind only (turtle,
+    csv) leaves the other kind None, so format=turtle of a SELECT is a 406.
     """
     key = params.get("format") or params.get("output")
-    accept = request.accept_mimetypes
     if key:
         results, graph = _named(RESULTS_FORMATS, key), _named(RDF_FORMATS, key)
         if results is None and graph is None:
             names = ", ".join(f.name for f in (*RESULTS_FORMATS, *RDF_FORMATS))
-            raise ProtocolError(problem(400, f"Unknown format {key[:100]!r}; use one of {names} "
+            raise ProtocolError(problem(400, f"Unknown format {key[:100]!r}; use one of {names}, html "
                                              "(or a media type).", "unknown-format"))
-    else:
-        results, graph = None, None
-    results = results or negotiate(accept, RESULTS_FORMATS)
-    graph = graph or negotiate(accept, RDF_FORMATS)
-    # A client that accepts only one kind (rdflib's SPARQLStore asks a CONSTRUCT for
-    # SPARQL JSON) gets the default of the other, as Fuseki and Virtuoso answer;
-    # 406 is left for requests that accept nothing we make.
+        return results, graph
+    accept = request.accept_mimetypes
+    results, graph = negotiate(accept, RESULTS_FORMATS), negotiate(accept, RDF_FORMATS)
+    # A SPARQL client that accepts only results types (rdflib's SPARQLStore asks a CONSTRUCT
+    # for SPARQL JSON) gets the default graph format, as Fuseki and Virtuoso answer it.
+    # The other way round (a SELECT asked as Turtle) no client means: that is a 406.
     if results is not None and graph is None:
         graph = RDF_FORMATS[0]
-    elif graph is not None and results is None:
-        results = RESULTS_FORMATS[0]
     return results, graph
 
 
@@ -135,8 +129,9 @@ def _sparql():
 def answer(query: str, params) -> Response:
     """Run a query in a worker, which reads it and decides what is allowed (nothing is parsed here)."""
     config = settings()
-    html = prefers_html(request.accept_mimetypes, (*RESULTS_FORMATS, *RDF_FORMATS)) and not (
-        params.get("format") or params.get("output"))
+    named = (params.get("format") or params.get("output") or "").strip().lower()
+    html = named in ("html", "text/html") or (
+        not named and prefers_html(request.accept_mimetypes, (*RESULTS_FORMATS, *RDF_FORMATS)))
     if html:
         results_format, graph_format = RESULTS_FORMATS[0], RDF_FORMATS[0]
     else:

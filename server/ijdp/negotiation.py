@@ -58,33 +58,61 @@ def by_name(formats, key: str):
     raise UnknownFormat(key)
 
 
+def quality(accept: MIMEAccept, media_type: str) -> tuple[int, float]:
+    """(how specific, q) of the most specific range of Accept that matches media_type (RFC 9110, 12.5.1).
+
+    Specificity: 3 the type itself, 2 type/*, 1 */*, 0 no match (q 0). So
+    `application/json;q=0, */*;q=0.5` refuses JSON though the wildcard would take it
+    (werkzeug's own quality() takes the first range in order of q: here the wildcard).
+    """
+    kind, _, sub = media_type.partition("/")
+    best = (0, 0.0)
+    for value, q in accept:
+        wanted, _, wanted_sub = value.split(";", 1)[0].strip().lower().partition("/")
+        if (wanted, wanted_sub) == (kind, sub):
+            rank = 3
+        elif wanted == kind and wanted_sub == "*":
+            rank = 2
+        elif (wanted, wanted_sub) == ("*", "*"):
+            rank = 1
+        else:
+            continue
+        if rank > best[0]:
+            best = (rank, q)
+    return best
+
+
+def _format_quality(accept: MIMEAccept, fmt) -> float:
+    """A format's q: that of its most specifically named media type (its own or an alias)."""
+    return max(quality(accept, media) for media in (fmt.media_type, *fmt.aliases))[1]
+
+
 def negotiate(accept: MIMEAccept, formats, format_param: str | None = None):
-    """The best of formats for the request, or None when nothing is acceptable.
+    """The best of formats for the request, or None when nothing is acceptable (every q is 0).
 
     format= (a name, extension or media type) wins over Accept; a missing or
     empty Accept takes the first format. Aliases (application/json, text/plain…)
-    count as their format, at the quality the client gave them.
+    count as their format, at the quality the client gave them; ties go to the
+    order of formats.
     """
     if format_param:
         return by_name(formats, format_param)
     if not accept or not list(accept.values()):
         return formats[0]
-    offers = []
+    best, chosen = 0.0, None
     for fmt in formats:
-        offers.append((fmt.media_type, fmt))
-        offers.extend((alias, fmt) for alias in fmt.aliases)
-    best = accept.best_match([media for media, _ in offers])
-    if best is None:
-        return None
-    return next(fmt for media, fmt in offers if media == best)
+        q = _format_quality(accept, fmt)
+        if q > best:
+            best, chosen = q, fmt
+    return chosen
 
 
 def prefers_html(accept: MIMEAccept, rdf_formats) -> bool:
     """True when a browser asks: text/html beats every RDF format we could send."""
     if not any("html" in value for value in accept.values()):
         return False
-    html = accept.quality("text/html")
-    if html <= 0 or accept.best_match(["text/html"]) is None:
+    html = quality(accept, "text/html")[1]
+    if html <= 0:
         return False
     explicit = [accept[media] for fmt in rdf_formats for media in (fmt.media_type, *fmt.aliases)
                 if media in accept.values()]
