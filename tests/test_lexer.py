@@ -16,12 +16,13 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 import pyoxigraph
 import pytest
 
-from conftest import SHARED
+from conftest import SHARED, make_app
 from ijdp.structure import KEYWORDS, LexicalError, analyse, reading, tokens
 from test_hostile import SERVICE_SPELLINGS, Listener
 
@@ -467,3 +468,14 @@ def test_the_remote_store_forwards_no_vendor_extension(backend):
     query = f'DEFINE get:soft "replace" SELECT * FROM <{T}> WHERE {{ ?s ?p ?o }}'
     assert forwarded(remote(backend), backend, query) == ("syntax", 0)
     assert forwarded(remote(backend), backend, "SELECT * WHERE { ?s ?p ?o }") == ("ok", 1)
+
+
+def test_through_the_endpoint_a_remote_store_answers_403_and_forwards_nothing(backend, dist):
+    app = make_app(f"sparql:{backend.url}", dist)
+    client = app.test_client()
+    before = len(backend.queries)
+    for query in [spelled(t) for t in ENGINE_CORPUS[:12]] + [deep("1.", "OPTIONAL")]:
+        response = client.get("/sparql", query_string={"query": query})
+        assert response.status_code in (400, 403) and response.mimetype == "application/problem+json", query
+    forwarded_since = [urllib.parse.unquote_plus(path).lower() for path in backend.queries[before:]]
+    assert not [q for q in forwarded_since if "service" in q or "optional" in q], forwarded_since

@@ -91,6 +91,7 @@ KEYWORDS = frozenset("""
 """.split())
 _KEYWORD_RUN = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,%d}" % (max(map(len, KEYWORDS)) - 1))
 _KEYWORD_LENGTHS = sorted({len(k) for k in KEYWORDS}, reverse=True)
+_KEYWORD_AT = re.compile("|".join(KEYWORDS), re.IGNORECASE | re.ASCII)
 
 UPDATE_KEYWORDS = frozenset({"INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH"})
 QUERY_FORMS = frozenset({"SELECT", "ASK", "CONSTRUCT", "DESCRIBE"})
@@ -167,9 +168,11 @@ def _scan(text: str, pos: int, memo: list) -> tuple[str, int]:
         memo[0], memo[1] = pos, prefix_end
     run = _KEYWORD_RUN.match(text, pos)
     if run:
-        word = run.group(0)
+        word = run.group(0).upper()
+        if word in KEYWORDS:
+            return "keyword", run.end()
         for length in _KEYWORD_LENGTHS:
-            if length <= len(word) and word[:length].upper() in KEYWORDS:
+            if length < len(word) and word[:length] in KEYWORDS:
                 return "keyword", pos + length
         if char == "a":
             return "keyword", pos + 1
@@ -291,7 +294,7 @@ def reading(text: str):
             clause = clause and value != "}"
         yield kind, value, start, end, glued
         before, previous = previous, (kind, upper)
-        call = any(keyword in ("FILTER", "HAVING", "BY") for keyword, _ in glued)
+        call = bool(glued) and any(keyword in ("FILTER", "HAVING", "BY") for keyword, _ in glued)
 
 
 def _analyse(text: str) -> Analysis:
@@ -312,13 +315,13 @@ def _analyse(text: str) -> Analysis:
         if pending is None and first_keyword is None:
             if kind == "keyword" and upper not in PROLOGUE:
                 first_keyword = upper
-            else:   # a name glued to an update's first keyword (LOADex:x) is an update
+            elif glued:   # a name glued to an update's first keyword (LOADex:x) is an update
                 first_keyword = next((k for k, at in glued if at == 0 and k in UPDATE_KEYWORDS), None)
         # Arguments of the keywords that matter.
         if pending == "SERVICE" and kind == "keyword" and upper == "SILENT":
             pass
         elif pending == "SERVICE":
-            silent = any(keyword == "SILENT" and at == 0 for keyword, at in glued)
+            silent = ("SILENT", 0) in glued
             target = None if silent else _target(kind, value, prefixes, base)
             result.services.append(target)
             result.service_spans.append((start, end, target))
@@ -344,14 +347,15 @@ def _analyse(text: str) -> Analysis:
                 result.declares_dataset = True
         # What the engine may read in a name glued to keywords, taken at its most dangerous.
         hidden = {keyword for keyword, _ in glued}
-        if "SERVICE" in hidden:
-            result.services.append(None)
-            result.service_spans.append((start, end, None))
-        for keyword, at in glued:
-            if keyword == "PREFIX":
-                prefixes[value[at + len(keyword):value.index(":")]] = None
-        result.declares_dataset = result.declares_dataset or "FROM" in hidden
-        result.loud_loads += "LOAD" in hidden
+        if glued:
+            if "SERVICE" in hidden:
+                result.services.append(None)
+                result.service_spans.append((start, end, None))
+            for keyword, at in glued:
+                if keyword == "PREFIX":
+                    prefixes[value[at + len(keyword):value.index(":")]] = None
+            result.declares_dataset = result.declares_dataset or "FROM" in hidden
+            result.loud_loads += "LOAD" in hidden
         # Depth: brackets, runs of prefix operators, and chains within each bracket.
         if kind == "punct" and value in OPENING:
             chains.append(0)
@@ -367,7 +371,9 @@ def _analyse(text: str) -> Analysis:
             if signed or (kind in ("punct", "keyword") and upper in CHAINING) or hidden & CHAINING:
                 chains[-1] += 1
                 chain_total += 1
-        result.depth = max(result.depth, len(chains) - 1 + chain_total + unary_run)
+        depth = len(chains) - 1 + chain_total + unary_run
+        if depth > result.depth:
+            result.depth = depth
         previous = (kind, upper)
     if first_keyword in UPDATE_KEYWORDS:
         result.operation = "update"
@@ -384,12 +390,20 @@ def _engine_pname_end(text: str, start: int, end: int) -> int:
 
 
 def _glued(name: str) -> list:
-    """(keyword, offset) of each keyword a prefixed name's prefix may be read as, after keywords only from its start."""
+    """(keyword, offset) of each keyword a prefixed name's prefix may be read as.
+
+    pyoxigraph reads an undeclared prefix again as shorter tokens: keywords, booleans,
+    numbers and dots (`true.SERVICE:x` is `true`, `.`, `SERVICE`, `:x`).
+    """
     prefix = name[:name.index(":")]
+    if not _KEYWORD_AT.match(prefix):
+        return []
     found, reachable = [], {0}
     for at in range(len(prefix)):
         if at not in reachable:
             continue
+        if prefix[at] == "." or prefix[at] in "0123456789":
+            reachable.add(at + 1)
         for length in _KEYWORD_LENGTHS:
             piece = prefix[at:at + length]
             if len(piece) == length and piece.isascii() and piece.upper() in KEYWORDS:
