@@ -7,7 +7,7 @@ and language directions). It reads the request once, in linear time: every
 pattern is possessive, and the one that may fail after a long scan (a prefix
 without its colon) is not tried again inside the same run.
 
-analyse() reads those tokens as pyoxigraph 0.5 reads the text and reports what
+analyse() reads them as pyoxigraph 0.5 reads the text (reading()) and reports what
 the server's safety depends on: whether it is a query or an update, every
 SERVICE target (resolved through the request's own PREFIX and BASE
 declarations, with where its token stands so a caller can rewrite it), LOAD,
@@ -15,8 +15,9 @@ FROM, and how deep its syntax tree can get. pyoxigraph's parser is a PEG that
 reads the characters, not the grammar's tokens, and differs in three ways
 (each tried on the engine, see tests/test_lexer.py):
 
-- a keyword is matched as the first letters of whatever follows: it reads
-  `SERVICE:x`, `SERVICEex:x`, `trueSERVICEex:x`, `PREFIXex:` and
+- a keyword is matched as the first letters of whatever follows, and an
+  undeclared prefix is read again as shorter tokens: it reads `SERVICE:x`,
+  `SERVICEex:x`, `trueSERVICEex:x`, `true.SERVICE:x`, `PREFIXex:` and
   `SERVICE SILENTex:x` as keywords and a name where the grammar has one
   prefixed name. Such a name is reported as a SERVICE with an unknown target,
   a prefix declared so is unknown, and so on for FROM, LOAD and depth;
