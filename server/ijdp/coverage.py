@@ -87,6 +87,7 @@ def read_exclusions(path: Path) -> dict:
 class Report:
     source: str
     sentences: list
+    text: str = field(default="", repr=False)    # the source's text, for its paragraphs and lines
 
     def counts(self) -> dict:
         tally = {"covered": 0, "excluded": 0, "uncovered": 0}
@@ -116,8 +117,9 @@ class Report:
                            "sentences": [asdict(s) for s in self.sentences]}, indent=2, ensure_ascii=False) + "\n"
 
     def as_html_fragment(self, facts_link=lambda start, end: None) -> str:
-        """The source text, each sentence shaded by its status and, when covered, linked to its facts."""
-        parts = []
+        """The source text as its snapshot lays it out (a paragraph where blank lines separate them, a line break
+        where a line ends), each sentence shaded by its status and, when covered, linked to its facts."""
+        shown = {}
         for s in self.sentences:
             title = {"covered": f"covered: {len(s.quotes)} quote(s) cite it", "excluded": f"excluded: {s.reason}",
                      "uncovered": "uncovered: no fact cites it"}[s.status]
@@ -125,8 +127,22 @@ class Report:
             link = facts_link(s.start, s.end) if s.status == "covered" else None
             if link:
                 body = f'<a href="{html.escape(link)}">{body}</a>'
-            parts.append(f'<span class="sentence {s.status}" id="s{s.index}" title="{html.escape(title)}">{body}</span>')
-        return " ".join(parts)
+            shown[s.index] = f'<span class="sentence {s.status}" id="s{s.index}" title="{html.escape(title)}">{body}</span>'
+        paragraphs, lines, start, ordered, at = [], [], 0, sorted(self.sentences, key=lambda s: s.start), 0
+        for line in self.text.split("\n") if self.text else ():
+            start += len(line) + 1
+            inside = []
+            while at < len(ordered) and ordered[at].start < start:      # sentences never cross a line
+                inside.append(shown[ordered[at].index])
+                at += 1
+            if inside:
+                lines.append(" ".join(inside))
+            elif not line.strip() and lines:
+                paragraphs.append(lines)
+                lines = []
+        if lines or not paragraphs:
+            paragraphs.append(lines or [" ".join(shown.values())])
+        return "\n".join("<p>" + "<br>\n".join(block) + "</p>" for block in paragraphs)
 
 
 def coverage(text: str, positions: list, exclusions: dict, source: str) -> Report:
@@ -137,7 +153,7 @@ def coverage(text: str, positions: list, exclusions: dict, source: str) -> Repor
             s.status, s.quotes = "covered", inside
         elif " ".join(s.text.split()) in exclusions:
             s.status, s.reason = "excluded", exclusions[" ".join(s.text.split())]
-    return Report(source, found)
+    return Report(source, found, text)
 
 
 def source_coverage(provenance: Graph, source) -> Report:
@@ -174,7 +190,7 @@ STANDALONE = """<!doctype html>
 
 
 def standalone_html(reports: list) -> str:
-    sections = "".join(f"<h2>{html.escape(r.source)}</h2><p>{html.escape(r.summary())}</p><p>{r.as_html_fragment()}</p>"
+    sections = "".join(f"<h2>{html.escape(r.source)}</h2><p>{html.escape(r.summary())}</p>{r.as_html_fragment()}"
                        for r in reports)
     return STANDALONE.format(summary=html.escape(total_summary(reports)), sections=sections)
 

@@ -11,7 +11,7 @@ from .caching import freshness
 from .formats import RDF_FORMATS
 from .negotiation import negotiate, prefers_html
 from .pages import conditional, fetch_graph, not_acceptable, rdf_body
-from .vocab import DCAT, PROV, SPDX
+from .vocab import DCAT, PROV, SPDX, VOID
 
 bp = Blueprint("dumps", __name__)
 
@@ -67,9 +67,35 @@ def dumps_root():
     return redirect("/dumps/", code=301)
 
 
+def counts() -> dict:
+    """What each published number counts, from build.json and the VoID graph (never written by hand): the graphs
+    and their triples, the merged dumps' triples, and void:triples, which leaves the metadata graph out."""
+    info = build_info()
+    graphs = info.get("triples", {})
+    told = void_graph().value(URIRef(f"{settings().base_iri}id/dataset/ijdp"), VOID.triples)
+    return {"graphs": list(graphs), "data_graphs": [g for g in graphs if g != "metadata"],
+            "metadata": graphs.get("metadata"), "merged": info.get("merged_triples"), "quads": info.get("quads"),
+            "void": int(told) if told is not None else None}
+
+
+def counts_sentence(numbers: dict) -> str:
+    """One sentence saying what VoID's count and the dumps' counts each count ("" for a build that lacks them)."""
+    if None in numbers.values():
+        return ""
+    keeping = " and ".join(f.label for f in RDF_FORMATS if f.keeps_graphs)
+    return (f"VoID's void:triples ({numbers['void']:,}) counts the triples of the {len(numbers['data_graphs'])} data "
+            f"graphs ({', '.join(numbers['data_graphs'])}), merged; it leaves out the metadata graph, which holds the "
+            f"description itself ({numbers['metadata']:,} triples). The merged dumps hold all "
+            f"{len(numbers['graphs'])} graphs: {numbers['merged']:,} triples; {keeping} {numbers['quads']:,} quads.")
+
+
 @bp.get("/dumps/")
 def dumps_index():
-    html = render_template("dumps.html", rows=listing(), info=build_info(), date=version_date())
+    numbers = counts()
+    html = render_template("dumps.html", rows=listing(), info=build_info(), date=version_date(), counts=numbers,
+                           counted=counts_sentence(numbers),
+                           keeping=[f.label for f in RDF_FORMATS if f.keeps_graphs],
+                           merging=[f.label for f in TRIPLE_FORMATS])
     return conditional(Response(html, content_type="text/html; charset=utf-8"), False)
 
 
@@ -166,7 +192,8 @@ def described_catalogue(extension, path: str, first: str, title: str):
     if fmt is HTML:
         response = rdf_page(graph, title, "What the publication holds and where to get it (VoID and DCAT-AP): the "
                             "catalogue, its dataset, the dumps with their sizes and checksums, the SPARQL endpoint as "
-                            "a data service, the links to other datasets and how it was built.", path,
+                            "a data service, the links to other datasets and how it was built. "
+                            + counts_sentence(counts()), path,
                             first=URIRef(first))
     else:
         response = Response(rdf_body(graph, fmt), content_type=f"{fmt.media_type}; charset=utf-8")

@@ -46,7 +46,7 @@ def linkable(iri) -> bool:
 def local_href(iri: str) -> str:
     """A link into this server for IRIs under the base (so a mirror is browsable), else the IRI if linkable."""
     iri = str(iri)
-    if iri.startswith(base()):
+    if iri.startswith(base()) and not iri[len(base()):].startswith(("/", "\\")):   # never a //host/… link
         return "/" + iri[len(base()):]
     return iri if linkable(iri) else "#"
 

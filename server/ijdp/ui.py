@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, current_app, render_template, send_from_directory
+from flask import Blueprint, Response, abort, current_app, render_template, request, send_from_directory
 
 from . import resources
 from .examples import examples
@@ -38,18 +38,35 @@ def local_prefixes() -> dict:
     return {prefix: rebase_text(namespace, base) for prefix, namespace in PREFIXES.items()}
 
 
-def query_page(query=None, table=None, graph_text=None, truncated=False, headers=None) -> Response:
+def query_page(query=None, table=None, graph_text=None, truncated=False, headers=None,
+               form_query=None) -> Response:
+    """The editor and the plain form; with query, the answer under it (table or graph_text); form_query only
+    fills the form."""
     html = render_template(
         "sparql.html", query=query, table=table, graph_text=graph_text, truncated=truncated,
+        form_query=form_query,
         max_rows=settings().max_rows, examples=local_examples(), results_formats=RESULTS_FORMATS,
         rdf_formats=RDF_FORMATS, yasgui=yasgui_folder() is not None,
-        ui_config=json.dumps({"examples": local_examples(), "prefixes": local_prefixes()}).replace("</", "<\\/"))
+        ui_config=json.dumps({"examples": local_examples(), "prefixes": local_prefixes(),
+                              "base": settings().base_iri}).replace("</", "<\\/"))
     return Response(html, headers={**(headers or {}), "Content-Type": "text/html; charset=utf-8"})
 
 
 @bp.get("/")
 def home():
-    return query_page()
+    """The editor. A permalink (?query=…, or ?example=NAME with run=1 to run it) fills the plain form too; where the
+    editor is not installed the plain form is the page, and the answer comes with it, as from /sparql?query=…"""
+    query = request.args.get("query")
+    if not query and request.args.get("example"):
+        name = request.args["example"]
+        found = next((e for e in local_examples() if e["name"] == name), None)
+        if found is None:
+            abort(404, description=f"There is no example query {name}: the examples are listed at /sparql.")
+        query = found["text"]
+    if query and (request.args.get("query") or request.args.get("run")) and yasgui_folder() is None:
+        from .endpoint import answer
+        return answer(query, request.args)
+    return query_page(form_query=query)
 
 
 def cytoscape_folder() -> Path | None:
@@ -102,11 +119,12 @@ def timeline():
     from rdflib import XSD, Literal
     rows = select_rows("19-timeline")
     for row in rows:
-        row["shown"] = shown_literal(Literal(row["date"], datatype=XSD.gYearMonth))
+        row["shown"] = " to ".join(shown_literal(Literal(row[key], datatype=XSD.gYearMonth))
+                                   for key in ("date", "until") if key in row)
     return render_template("timeline.html", rows=rows, query_name="19-timeline")
 
 
 @bp.get("/graph-view")
 def graph_view():
     return render_template("graph.html", rows=select_rows("20-moc-neighbourhood"), query_name="20-moc-neighbourhood",
-                           cytoscape=cytoscape_folder() is not None)
+                           cytoscape=cytoscape_folder() is not None, base_iri=settings().base_iri)

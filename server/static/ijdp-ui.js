@@ -10,20 +10,64 @@
   // YASGUI), the editor stays hidden and the plain form, rendered by the server, does the work.
   var Table = Yasgui.Yasr && Yasgui.Yasr.plugins && Yasgui.Yasr.plugins.table;
   if (!Table || typeof Table.prototype.getUriLinkFromBinding !== "function") return;
+  var config = JSON.parse(document.getElementById("ui-config").textContent);
+  // The cell shows the IRI's label (looked up after each answer), else its prefixed name (the query's
+  // prefixes, then the publication's), else the IRI; the full IRI is always on hover. The publication's
+  // IRIs (under the served base IRI) link to their pages on this server.
+  var labels = {};
   Table.prototype.getUriLinkFromBinding = function (binding, prefixes) {
-    var iri = binding.value, shown = iri, prefixed = false;
+    var iri = binding.value, shown = iri, named = false;
     Object.keys(prefixes || {}).some(function (label) {
       if (iri.indexOf(prefixes[label]) !== 0) return false;
       shown = label + ":" + iri.slice(prefixes[label].length);
-      prefixed = true;
+      named = true;
       return true;
     });
-    var text = escapeHtml(shown);
-    var cell = window.ijdpCharts.linkable(iri)
-      ? "<a class='iri' target='_blank' rel='noopener noreferrer' href='" + escapeHtml(iri) + "'>" + text + "</a>"
-      : "<span class='iri'>" + text + "</span>";
-    return prefixed || this.persistentConfig.compact ? cell : "&lt;" + cell + "&gt;";
+    if (Object.prototype.hasOwnProperty.call(labels, iri)) { shown = labels[iri]; named = true; }
+    var text = escapeHtml(shown), title = " title='" + escapeHtml(iri) + "'";
+    var href = window.ijdpCharts.localHref(iri, config.base);
+    var cell = href
+      ? "<a class='iri' target='_blank' rel='noopener noreferrer' href='" + escapeHtml(href) + "'" + title + ">" + text + "</a>"
+      : "<span class='iri'" + title + ">" + text + "</span>";
+    return named || this.persistentConfig.compact ? cell : "&lt;" + cell + "&gt;";
   };
+
+  // One query per answer for the labels of the IRIs it shows (at most MAX_LABELLED of them; IRIs that
+  // cannot be written in a query are left out), then the table is drawn again with them.
+  var MAX_LABELLED = 300;
+  function lookUpLabels(yasr) {
+    var results = yasr.results, wanted = [], seen = {};
+    if (!results || !results.getBindings || !results.getBindings()) return;
+    results.getBindings().some(function (row) {
+      Object.keys(row).forEach(function (name) {
+        var term = row[name];
+        if (term && term.type === "uri" && !seen[term.value] && !labels.hasOwnProperty(term.value) &&
+            /^[^<>"{}|^`\\\u0000-\u0020]+$/.test(term.value)) {
+          seen[term.value] = true;
+          wanted.push(term.value);
+        }
+      });
+      return wanted.length >= MAX_LABELLED;
+    });
+    if (!wanted.length) return;
+    var query = "PREFIX skos: <http://www.w3.org/2004/02/skos/core#>\nPREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n" +
+      "SELECT ?iri ?label ?rank WHERE {\n  VALUES ?iri { " + wanted.slice(0, MAX_LABELLED).map(function (iri) {
+        return "<" + iri + ">"; }).join(" ") + " }\n" +
+      "  { ?iri skos:prefLabel ?label BIND (0 AS ?kind) } UNION { ?iri rdfs:label ?label BIND (2 AS ?kind) }\n" +
+      "  BIND (?kind + IF(lang(?label) = \"\" || langMatches(lang(?label), \"en\"), 0, 1) AS ?rank)\n} ORDER BY ?iri ?rank";
+    fetch("/sparql", { method: "POST", body: query,
+                       headers: { "Content-Type": "application/sparql-query", "Accept": "application/sparql-results+json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) {
+        if (!data || yasr.results !== results) return;       // another answer came meanwhile
+        var found = false;
+        data.results.bindings.forEach(function (b) {
+          if (!labels.hasOwnProperty(b.iri.value)) { labels[b.iri.value] = b.label.value; found = true; }
+        });
+        if (found) yasr.draw();
+      })
+      .catch(function () { /* the table keeps its prefixed names */ });
+  }
 
   function escapeHtml(text) {
     return String(text).replace(/[&<>"']/g, function (c) {
@@ -31,7 +75,6 @@
     });
   }
 
-  var config = JSON.parse(document.getElementById("ui-config").textContent);
   var editor = document.getElementById("editor");
   var plain = document.getElementById("plain-form");
   editor.hidden = false;
@@ -79,6 +122,7 @@
     persistenceId: null,          // the URL is the state: permalinks carry the query
     populateFromUrl: true,
     endpointCatalogueOptions: { getData: function () { return []; } },
+    yasr: { prefixes: config.prefixes },   // names for IRIs when the query declares no prefix of its own
     yasqe: { autocompleters: ["variables"] }   // no prefix.cc or LOV lookups: nothing leaves this server
   });
   var tab = yasgui.getTab();
@@ -111,6 +155,7 @@
       var results = yasr && yasr.results;
       if (!results || !results.getBindings) return;
       window.ijdpCharts.bars(document.getElementById("chart"), results.getVariables(), results.getBindings());
+      lookUpLabels(yasr);
     }, 0);
   });
   if (params.get("run") || params.get("query")) tab.query();
