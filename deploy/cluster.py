@@ -148,11 +148,17 @@ def main(argv=None) -> None:
         from ijdp.config import built_base
         from ijdp.store import prepare_store
         prepare_store(args.dist, built_base(args.dist))     # each replica then finds it made, and opens it read-only
+        # nginx is each replica's trusted proxy (its X-Forwarded-For names the client), and the replicas
+        # share one machine: each gets its part of the memory budget unless one is given.
+        shared = ["--trusted-proxy", "127.0.0.1"]
+        if not any(arg.startswith("--memory-budget-mb") for arg in args.serve_arg):
+            from ijdp.fairness import machine_memory_mb
+            shared += ["--memory-budget-mb", str(machine_memory_mb()[0] // 2 // args.replicas)]
         for index in range(args.replicas):
             replica_port = free_port()
             log = open(run / f"replica-{index + 1}.log", "wb")
             replicas.append(subprocess.Popen(
-                [sys.executable, "-m", "ijdp.cli", "serve", "--dist", args.dist, "--host", "127.0.0.1", "--port", str(replica_port), *args.serve_arg],
+                [sys.executable, "-m", "ijdp.cli", "serve", "--dist", args.dist, "--host", "127.0.0.1", "--port", str(replica_port), *shared, *args.serve_arg],
                 stdout=log, stderr=subprocess.STDOUT))
             ports.append(replica_port)
         for replica, replica_port in zip(replicas, ports):

@@ -53,7 +53,28 @@ def create_app(config: dict | None = None) -> Flask:
     # The query backend: an on-disk store shared read-only by killable workers, the dumps
     # loaded into memory by each worker, or a remote SPARQL endpoint (see store.open_backend).
     app.config["IJDP_STORE_SPEC"] = spec
-    app.extensions["ijdp_pool"], app.config["IJDP_STORE"] = open_backend(spec, settings)
+    from . import fairness
+    shared = app.extensions["ijdp_sharing"] = fairness.sharing(settings)
+    app.extensions["ijdp_pool"], app.config["IJDP_STORE"] = open_backend(spec, settings, shared)
+
+    @app.before_request
+    def identify_client():
+        # Query time is counted per client (fairness): every pool.run of this request reads it.
+        environ = request.environ
+        fairness.CLIENT.set(fairness.client_of(environ.get("REMOTE_ADDR", ""), environ.get("HTTP_X_FORWARDED_FOR"),
+                                               shared.trusted))
+        fairness.HELD.set([])
+
+    @app.teardown_request
+    def forget_client(exc=None):
+        fairness.release_held()
+        fairness.CLIENT.set(None)
+        fairness.HELD.set(None)
+
+    @app.errorhandler(fairness.OverBudget)
+    def over_budget(err):
+        return problems.problem(429, str(err), "client-over-budget", headers={"Retry-After": str(err.retry_after)},
+                                retry_after_seconds=err.retry_after)
 
     from . import browse, dumps, endpoint, pages, ui
     app.register_blueprint(browse.bp)

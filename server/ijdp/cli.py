@@ -367,6 +367,13 @@ def authority_table(name, out_path):
               help=help_text("max_query_workers"))
 @click.option("--query-memory-mb", default=DEFAULTS.query_memory_mb, show_default=True, type=int,
               help=help_text("query_memory_mb"))
+@click.option("--memory-budget-mb", default=DEFAULTS.memory_budget_mb, show_default=True, type=int,
+              help=help_text("memory_budget_mb"))
+@click.option("--client-query-seconds", default=DEFAULTS.client_query_seconds, show_default=True, type=float,
+              metavar="SECONDS", help=help_text("client_query_seconds"))
+@click.option("--client-queries-in-flight", default=DEFAULTS.client_queries_in_flight, show_default=True, type=int,
+              help=help_text("client_queries_in_flight"))
+@click.option("--trusted-proxy", "trusted_proxies", multiple=True, metavar="ADDRESS", help=help_text("trusted_proxies"))
 @click.option("--max-nesting", default=DEFAULTS.max_nesting, show_default=True, type=int, help=help_text("max_nesting"))
 @click.option("--result-cache-bytes", default=DEFAULTS.result_cache_bytes, show_default=True, type=int,
               help=help_text("result_cache_bytes"))
@@ -382,7 +389,8 @@ def authority_table(name, out_path):
 @click.option("--union-default-graph/--no-union-default-graph", default=True, show_default=True,
               help=help_text("union_default_graph"))
 def serve(host, port, query_timeout, max_rows, max_request_bytes, max_answer_bytes, threads, query_workers,
-          max_query_workers, query_memory_mb, max_nesting, result_cache_bytes, dist, store_spec,
+          max_query_workers, query_memory_mb, memory_budget_mb, client_query_seconds, client_queries_in_flight,
+          trusted_proxies, max_nesting, result_cache_bytes, dist, store_spec,
           service_allowlist, service_timeout, admin_token, union_default_graph):
     """Serve the SPARQL endpoint (and the rest of the site); SIGTERM finishes what is in flight, then stops."""
     from .config import built_base, from_environment
@@ -395,7 +403,8 @@ def serve(host, port, query_timeout, max_rows, max_request_bytes, max_answer_byt
         host=host, port=port, base_iri=built_base(dist), query_timeout=query_timeout, max_rows=max_rows,
         max_request_bytes=max_request_bytes, result_cache_bytes=result_cache_bytes, threads=threads, query_workers=query_workers, dist_dir=dist,
         max_answer_bytes=max_answer_bytes, max_query_workers=max_query_workers, query_memory_mb=query_memory_mb,
-        max_nesting=max_nesting,
+        max_nesting=max_nesting, memory_budget_mb=memory_budget_mb, client_query_seconds=client_query_seconds,
+        client_queries_in_flight=client_queries_in_flight, trusted_proxies=tuple(trusted_proxies) or None,
         service_allowlist=tuple(service_allowlist), service_timeout=service_timeout, admin_token=admin_token or "",
         union_default_graph=union_default_graph)
     try:
@@ -406,6 +415,11 @@ def serve(host, port, query_timeout, max_rows, max_request_bytes, max_answer_byt
             store_path = f"oxigraph:{open_writable(value)}" if kind == "oxigraph" else store_spec
         else:
             store_path = str(store_db(prepare_store(dist, settings.base_iri)))
+    except IjdpError as err:
+        fail(err)
+    try:
+        from .fairness import sharing
+        click.echo(f"ijdp: {sharing(settings).plan.line()}", err=True)
     except IjdpError as err:
         fail(err)
     click.echo(f"serving {store_path} on http://{host}:{port}/ (base IRI {settings.base_iri})", err=True)

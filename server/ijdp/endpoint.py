@@ -232,7 +232,7 @@ def federation_pool():
         if "ijdp_federation_pool" not in extensions:
             from .store import open_federation_pool
             extensions["ijdp_federation_pool"] = open_federation_pool(current_app.config["IJDP_STORE_SPEC"],
-                                                                      settings())
+                                                                      settings(), extensions.get("ijdp_sharing"))
     return extensions["ijdp_federation_pool"]
 
 

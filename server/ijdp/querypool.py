@@ -11,18 +11,21 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import queue
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from pathlib import Path
+
+from .fairness import ANSWER_COPIES, CLIENT, HELD, AnswerRoom, Ledger
 
 GENERATION_FILE = "ijdp-generation"
 # Written by every admin update, removed by every load from the dumps: while it exists the store holds
 # more than its build, and HTTP validators carry its token (caching.dataset_version).
 UPDATED_FILE = "ijdp-updated"
 STUCK_AFTER_SECONDS = 0.25
+# A stuck worker yields the CPU to everything else: workers starting, other clients' queries, the web process.
+STUCK_NICENESS = 10
 log = logging.getLogger("ijdp")
 
 
@@ -193,7 +196,7 @@ def _worker_main(store_path: str, conn, memory_base: str | None = None, limits: 
                 syntax_store = store
             except OSError as err:
                 # The store went away (or is being replaced): say so, and try again next time.
-                conn.send(Outcome(kind="unavailable", message=f"the store cannot be opened: {err}"))
+                _answer(conn, Outcome(kind="unavailable", message=f"the store cannot be opened: {err}"))
                 continue
         try:
             outcome = run_job(store, job, limits, syntax_store)
@@ -201,7 +204,13 @@ def _worker_main(store_path: str, conn, memory_base: str | None = None, limits: 
             outcome = Outcome(kind="memory", message="the query needed more memory than its limit")
         except Exception as err:  # noqa: BLE001 - reported to the client as a 500 problem
             outcome = Outcome(kind="error", message=f"{type(err).__name__}: {err}")
-        conn.send(outcome)
+        _answer(conn, outcome)
+
+
+def _answer(conn, outcome: Outcome) -> None:
+    # The size first: the web process reads the answer once it has room for it.
+    conn.send(len(outcome.body))
+    conn.send(outcome)
 
 
 class _Worker:
@@ -211,6 +220,15 @@ class _Worker:
         self.process.start()
         child.close()
         self.failure = ""
+        self.niced = False
+
+    def renice(self, niceness: int) -> bool:
+        try:
+            os.setpriority(os.PRIO_PROCESS, self.process.pid, niceness)
+        except (PermissionError, ProcessLookupError):
+            return False
+        self.niced = niceness > 0
+        return True
 
     def wait_ready(self, timeout: float) -> bool:
         try:
@@ -287,23 +305,47 @@ class BoundedCache:
                 self._bytes -= old_size
 
 
+class _Waiter:
+    """A query waiting for a worker: the dispatcher hands it one and sets its event."""
+
+    def __init__(self, client):
+        self.client = client
+        self.since = time.monotonic()
+        self.worker = None
+        self.event = threading.Event()
+
+
 class QueryPool:
-    """A fixed number of query workers over one on-disk store."""
+    """Query workers over one store, shared fairly between clients.
+
+    Runaway queries hold their workers until the timeout: while workers are stuck
+    (busy longer than STUCK_AFTER_SECONDS) the pool keeps `size` spare workers ready
+    beside them, up to max_size, so that other queries never wait for one to start;
+    it shrinks back once workers are idle again. A queue of ordinary queries does
+    not grow it: on a busy CPU more processes only cost memory. A client runs at
+    most per_client queries at once; free workers go first to the waiting client
+    with the fewest running, so one client's queue never delays another client
+    (see _dispatch).
+    """
 
     cacheable = True   # the store changes only through us, and every change bumps its generation
 
     def __init__(self, store_path, size: int = 2, start_timeout: float = 120.0, cache_bytes: int = 0,
-                 memory_base: str | None = None, limits: WorkerLimits = WorkerLimits(), max_size: int | None = None):
-        """store_path: an on-disk store opened read-only, or 'memory:<dump.nq>' loaded by every worker."""
+                 memory_base: str | None = None, limits: WorkerLimits = WorkerLimits(), max_size: int | None = None,
+                 ledger: Ledger | None = None, answers: AnswerRoom | None = None):
+        """store_path: an on-disk store opened read-only, or 'memory:<dump.nq>' loaded by every worker.
+
+        ledger: the clients' query time (shared with the other pools); answers: the answer bytes
+        the web process may hold at once (None: unbounded).
+        """
         self.store_path = str(store_path)
         self.memory_base = memory_base
         self.limits = limits
         self.problem = "starting"
-        # Runaway queries hold their workers until the timeout: while they do, the
-        # pool grows (up to twice its size) so that other queries are not starved,
-        # and shrinks back once workers are idle again. A queue of ordinary queries
-        # does not grow it: on a busy CPU more processes only cost memory.
         self.max_size = max_size or size * 2
+        self.per_client = max(1, (self.max_size - size) // 2)
+        self.ledger = ledger or Ledger()
+        self.answers = answers
         self._busy_since: dict = {}
         self._starting = 0
         self._lock = threading.Lock()
@@ -311,7 +353,9 @@ class QueryPool:
         self.start_timeout = start_timeout
         self.cache = BoundedCache(cache_bytes)
         self._context = multiprocessing.get_context("forkserver")
-        self._idle: queue.Queue = queue.Queue()
+        self._idle: deque = deque()
+        self._waiting: dict = {}          # client -> deque of _Waiter, oldest first
+        self._running: dict = {}          # client -> queries running
         self._workers: set = set()
         self._ready = threading.Event()
         self._closed = False
@@ -330,8 +374,10 @@ class QueryPool:
             return False
         worker = _Worker(self._context, self.store_path, self.memory_base, self.limits)
         if worker.wait_ready(self.start_timeout):
-            self._workers.add(worker)
-            self._idle.put(worker)
+            with self._lock:
+                self._workers.add(worker)
+                self._idle.append(worker)
+                self._dispatch()
             self.problem = ""
             self._ready.set()
             return True
@@ -341,12 +387,22 @@ class QueryPool:
             log.error("a query worker could not start on %s: %s", self.store_path, worker.failure)
         return False
 
+    def _target(self) -> int:
+        """Workers wanted now: the ready ones, plus one for each stuck worker."""
+        now = time.monotonic()
+        stuck = sum(1 for since in list(self._busy_since.values()) if now - since > STUCK_AFTER_SECONDS)
+        return min(self.max_size, self.size + stuck)
+
     def _supervise(self) -> None:
-        """Keep the pool at its size: start it, and start workers again (backing off) while they fail."""
+        """Keep the pool at its target: start it, and start workers again (backing off) while they fail."""
         pause = 0.5
         while not self._closed:
             with self._lock:
-                missing = self.size - len(self._workers) - self._starting
+                now = time.monotonic()
+                for worker, since in list(self._busy_since.items()):
+                    if not worker.niced and now - since > STUCK_AFTER_SECONDS:
+                        worker.renice(STUCK_NICENESS)
+                missing = self._target() - len(self._workers) - self._starting
                 if missing > 0:
                     self._starting += 1
             if missing > 0:
@@ -363,7 +419,8 @@ class QueryPool:
                 time.sleep(pause)
                 pause = min(pause * 2, 5.0)
             else:
-                self._wake.wait(1.0)
+                # While workers are busy, look again as soon as one could count as stuck.
+                self._wake.wait(STUCK_AFTER_SECONDS / 2 if self._busy_since else 1.0)
                 self._wake.clear()
 
     def generation_stamp(self) -> tuple:
@@ -384,87 +441,152 @@ class QueryPool:
         return self._marker()[1]
 
     def run(self, job: Job, timeout: float) -> Outcome:
+        """The outcome of job, for the client of the current request (fairness.CLIENT).
+
+        A cached answer costs the client nothing; otherwise the worker time it held is
+        charged to it, a killed runaway's whole timeout included (OverBudget when it has none).
+        """
         key = (job, self.generation_stamp())
         cached = self.cache.get(key)
         if cached is not None:
             return cached
-        outcome = self._run(job, timeout)
+        client = CLIENT.get()
+        self.ledger.admit(client)
+        held = HELD.get()
+        in_request = held is not None
+        if not in_request:
+            held = []
+        try:
+            outcome = self._run(job, timeout, client, held)
+        finally:
+            if not in_request:
+                for room, size in held:
+                    room.release(size)
         if outcome.kind == "unavailable":
             raise PoolUnavailable(outcome.message)
         if outcome.kind == "ok":
             self.cache.put(key, outcome, len(outcome.body) + len(job.query))
         return outcome
 
-    def _run(self, job: Job, timeout: float) -> Outcome:
-        worker = self._acquire(timeout)
-        deadline = time.monotonic() + timeout
-        self._busy_since[worker] = time.monotonic()
+    def _run(self, job: Job, timeout: float, client, held: list) -> Outcome:
+        try:
+            worker = self._acquire(timeout, client)
+        except BaseException:
+            self.ledger.done(client, 0.0)
+            raise
+        started = time.monotonic()
+        deadline = started + timeout
+        with self._lock:
+            self._busy_since[worker] = started
+        finished = None
         try:
             worker.conn.send(job)
             if worker.conn.poll(max(0.0, deadline - time.monotonic())):
+                size = worker.conn.recv()
+                finished = time.monotonic()
+                if self.answers is not None:
+                    # The answer is read only once the web process has room for it.
+                    reserved = self.answers.hold(ANSWER_COPIES * size, deadline)
+                    if reserved is None:
+                        self._replace(worker, client)
+                        raise PoolBusy("the server holds as many answers as its memory budget allows; "
+                                       "this one waited for room for the whole timeout")
+                    held.append((self.answers, reserved))
                 outcome = worker.conn.recv()
-                self._release(worker)
+                self._release(worker, client)
                 return outcome
         except (EOFError, OSError, BrokenPipeError):
             cause = worker.cause_of_death()
-            self._replace(worker)
+            self._replace(worker, client)
             raise cause from None
-        self._replace(worker)
+        finally:
+            self.ledger.done(client, (finished or time.monotonic()) - started)
+        self._replace(worker, client)
         raise QueryTimeout(f"the query ran longer than {timeout:g} s and was stopped")
 
-    def _acquire(self, timeout: float) -> _Worker:
+    def _acquire(self, timeout: float, client) -> _Worker:
         # Waiting for a free worker has its own budget: a query queued behind runaway
         # ones still gets its whole timeout once it runs.
         deadline = time.monotonic() + timeout
-        # A worker busy this long is running something slow: start another rather than
-        # queue behind it (ordinary queries take milliseconds, so a queue of them grows nothing).
-        stuck_after = min(STUCK_AFTER_SECONDS, timeout / 4)
-        while True:
-            try:
-                return self._idle.get(timeout=min(0.2, max(0.0, deadline - time.monotonic())))
-            except queue.Empty:
-                pass
-            if time.monotonic() >= deadline:
-                raise PoolBusy("every query worker stayed busy for the whole timeout")
-            if not self._ready.is_set() and time.monotonic() > deadline - timeout + 1.0:
-                raise PoolUnavailable(f"no query worker is running: {self.problem or 'starting'}")
-            started = list(self._busy_since.values())
-            if started and time.monotonic() - min(started) > stuck_after:
-                self._grow()
-
-    def _release(self, worker: _Worker) -> None:
-        self._busy_since.pop(worker, None)
+        waiter = _Waiter(client)
         with self._lock:
-            surplus = len(self._workers) > self.size and not self._idle.empty()
-            if surplus:
-                self._workers.discard(worker)
-        if surplus:
-            worker.kill()
-        else:
-            self._idle.put(worker)
-
-    def _grow(self) -> None:
-        with self._lock:
-            if self._closed or len(self._workers) + self._starting >= self.max_size:
-                return
-            self._starting += 1
-        threading.Thread(target=self._spawn_reserved, daemon=True, name="ijdp-pool-grow").start()
-
-    def _spawn_reserved(self) -> None:
-        """Start a worker whose place the caller counted in _starting."""
-        try:
-            self._spawn()
-        finally:
-            with self._lock:
-                self._starting -= 1
-
-    def _replace(self, worker: _Worker) -> None:
-        """Retire a worker (killed at its timeout, or dead); the supervisor starts its successor."""
-        self._busy_since.pop(worker, None)
-        with self._lock:
-            self._workers.discard(worker)
+            self._waiting.setdefault(client, deque()).append(waiter)
+            self._dispatch()
         self._wake.set()
-        threading.Thread(target=worker.kill, daemon=True, name="ijdp-pool-retire").start()
+        while not waiter.event.wait(min(0.2, max(0.0, deadline - time.monotonic()))):
+            now = time.monotonic()
+            unavailable = not self._ready.is_set() and now > waiter.since + 1.0
+            if now < deadline and not unavailable:
+                continue
+            with self._lock:
+                if waiter.worker is not None:
+                    break
+                queue = self._waiting[client]
+                queue.remove(waiter)
+                if not queue:
+                    del self._waiting[client]
+            if unavailable:
+                raise PoolUnavailable(f"no query worker is running: {self.problem or 'starting'}")
+            raise PoolBusy("every query worker stayed busy for the whole timeout")
+        return waiter.worker
+
+    def _dispatch(self) -> None:
+        """Hand idle workers to waiting queries, fewest running first (the caller holds the lock).
+
+        The last idle worker is kept for a client with nothing running: a newcomer never
+        waits for a worker to start, however many another client keeps busy.
+        """
+        while self._idle and self._waiting:
+            spare = len(self._idle) > 1
+            eligible = [c for c in self._waiting if c is None or not self._running.get(c)
+                        or (spare and self._running[c] < self.per_client)]
+            if not eligible:
+                return
+            client = min(eligible, key=lambda c: (self._running.get(c, 0), self._waiting[c][0].since))
+            queue = self._waiting[client]
+            waiter = queue.popleft()
+            if not queue:
+                del self._waiting[client]
+            self._running[client] = self._running.get(client, 0) + 1
+            waiter.worker = self._idle.popleft()
+            waiter.event.set()
+
+    def _finished(self, client) -> None:
+        left = self._running.get(client, 1) - 1
+        if left:
+            self._running[client] = left
+        else:
+            self._running.pop(client, None)
+
+    def _release(self, worker: _Worker, client) -> None:
+        surplus = None
+        with self._lock:
+            self._busy_since.pop(worker, None)
+            self._finished(client)
+            if worker.niced and not worker.renice(0):
+                # Only a privileged process may lower a niceness: retire the worker instead.
+                self._workers.discard(worker)
+                surplus = worker
+                self._wake.set()
+            else:
+                self._idle.append(worker)
+            self._dispatch()
+            if surplus is None and self._idle and len(self._workers) > self._target():
+                surplus = self._idle.pop()
+                self._workers.discard(surplus)
+        if surplus is not None:
+            surplus.kill()
+
+    def _replace(self, worker: _Worker, client) -> None:
+        """Retire a worker (killed at its timeout, or dead); the supervisor starts its successor."""
+        with self._lock:
+            self._busy_since.pop(worker, None)
+            self._finished(client)
+            self._workers.discard(worker)
+            self._dispatch()
+        # Gone before its successor starts: the memory budget counts it until then.
+        worker.kill()
+        self._wake.set()
 
     def worker_pids(self) -> list[int]:
         return sorted(w.process.pid for w in list(self._workers))
@@ -472,11 +594,9 @@ class QueryPool:
     def close(self) -> None:
         self._closed = True
         self._wake.set()
-        while True:
-            try:
-                worker = self._idle.get_nowait()
-            except queue.Empty:
-                return
+        with self._lock:
+            idle, self._idle = list(self._idle), deque()
+        for worker in idle:
             worker.kill()
 
 
@@ -544,6 +664,19 @@ def run_update(store_path, update: str, timeout: float, limits: WorkerLimits = W
 
     ("ok" | "syntax" | "too-deep" | "load-refused" | "service-refused" | "memory" | "crashed" | "error", message)
     """
+    # One update process at a time: the memory budget counts one (fairness.plan_memory).
+    if not _UPDATES.acquire(timeout=timeout):
+        raise QueryTimeout(f"another update held the store for the whole {timeout:g} s")
+    try:
+        return _run_update(store_path, update, timeout, limits)
+    finally:
+        _UPDATES.release()
+
+
+_UPDATES = threading.Lock()
+
+
+def _run_update(store_path, update: str, timeout: float, limits: WorkerLimits) -> tuple[str, str]:
     from . import sandbox
 
     context = multiprocessing.get_context("forkserver")

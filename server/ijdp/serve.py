@@ -58,7 +58,8 @@ def make_server(app, settings: Settings, **overrides):
         # Answers up to the answer cap are buffered whole, so a slow reader never blocks a thread.
         outbuf_high_watermark=max(16 * 1024 * 1024, settings.max_answer_bytes * 2),
         channel_timeout=60, cleanup_interval=10,
-        ident="ijdp", expose_tracebacks=False, clear_untrusted_proxy_headers=True,
+        # With trusted proxies the app reads X-Forwarded-For itself, from them only (fairness.client_of).
+        ident="ijdp", expose_tracebacks=False, clear_untrusted_proxy_headers=not settings.trusted_proxies,
     )
     options.update(overrides)
     server = create_server(app, **options)

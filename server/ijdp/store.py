@@ -174,22 +174,28 @@ def _pool_source(spec: str, settings) -> tuple[str, str | None]:
     return value, None
 
 
-def open_backend(spec: str, settings):
-    """(the query backend, the on-disk store path for updates or None) for a --store spec."""
+def open_backend(spec: str, settings, shared=None):
+    """(the query backend, the on-disk store path for updates or None) for a --store spec.
+
+    shared: the fairness.Sharing of the server's pools (default: one made from settings);
+    its memory plan sets the pool's most workers.
+    """
+    from .fairness import sharing
     from .querypool import QueryPool
     from .remote import RemoteBackend
 
     kind, value = parse_store_spec(spec)
     if kind == "sparql":
         return RemoteBackend(value, cache_bytes=0, limits=worker_limits(settings, internet=True)), None
+    shared = shared or sharing(settings)
     source, memory_base = _pool_source(spec, settings)
     pool = QueryPool(source, size=settings.query_workers, cache_bytes=settings.result_cache_bytes,
-                     memory_base=memory_base, limits=worker_limits(settings),
-                     max_size=max(settings.query_workers, settings.max_query_workers))
+                     memory_base=memory_base, limits=worker_limits(settings), max_size=shared.plan.query_workers,
+                     ledger=shared.ledger, answers=shared.answers)
     return pool, (value if kind == "oxigraph" else None)
 
 
-def open_federation_pool(spec: str, settings):
+def open_federation_pool(spec: str, settings, shared=None):
     """The workers that run queries whose every SERVICE is allow-listed; they reach the federation proxy only."""
     from dataclasses import replace
 
@@ -201,7 +207,10 @@ def open_federation_pool(spec: str, settings):
                   max_answer_bytes=settings.max_answer_bytes, max_request_bytes=settings.max_request_bytes)
     # The workers' allow-list is the proxy's routes: their sandbox admits the proxy's address and nothing else.
     limits = replace(worker_limits(settings, internet=True), service_allowlist=proxy.routes)
-    pool = QueryPool(source, size=1, cache_bytes=0, memory_base=memory_base, limits=limits, max_size=4)
+    from .fairness import FEDERATION_WORKERS, sharing
+    shared = shared or sharing(settings)
+    pool = QueryPool(source, size=1, cache_bytes=0, memory_base=memory_base, limits=limits,
+                     max_size=FEDERATION_WORKERS, ledger=shared.ledger, answers=shared.answers)
     return FederationPool(pool, proxy)
 
 
