@@ -86,6 +86,8 @@ conformance: install-test
 FUZZ_EXAMPLES ?= 3000
 fuzz: install-test
 	IJDP_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_hostile_fuzz.py tests/test_fuzz.py
+	IJDP_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_hostile_files.py \
+		-k "generated or entity_declaration or nesting"
 
 # Benchmarks (not part of `make test`): every example query against the HTTP floor
 # (bench/results/http-latency.md), then the 1M-triple graph on our stores against

@@ -100,7 +100,7 @@ def validate(files, fmt):
 
     try:
         if files:
-            data = load_graph(*resources.ontology_files(), *map(Path, files))
+            data = load_graph(*resources.ontology_files(), catalogue=True) + load_graph(*map(Path, files))
             origins = origins_of(files)
         else:
             publication = assemble()
@@ -351,6 +351,25 @@ def authority_table(name, out_path):
         click.echo(f"wrote {text.count(chr(10)) - 1} entries to {out_path}", err=True)
 
 
+def admin_token_from(ctx, value):
+    """The admin token: from --admin-token-file, the environment or (with a warning) the command line."""
+    path = ctx.meta.get("admin_token_file")
+    if path:
+        if value:
+            raise click.UsageError("give the admin token once: --admin-token-file, or IJDP_ADMIN_TOKEN / --admin-token")
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as err:
+            raise click.BadParameter(f"{path}: cannot read: {err}", param_hint="--admin-token-file") from None
+        if not lines or not lines[0].strip():
+            raise click.BadParameter(f"{path}: the first line is empty", param_hint="--admin-token-file")
+        return lines[0].strip()
+    if value and ctx.get_parameter_source("admin_token") == click.core.ParameterSource.COMMANDLINE:
+        click.echo("ijdp: warning: --admin-token is readable in the process list; use IJDP_ADMIN_TOKEN or "
+                   "--admin-token-file instead", err=True)
+    return value
+
+
 @main.command()
 @click.option("--host", default=DEFAULTS.host, show_default=True, help=help_text("host"))
 @click.option("--port", default=DEFAULTS.port, show_default=True, type=int, help=help_text("port"))
@@ -385,7 +404,12 @@ def authority_table(name, out_path):
 @click.option("--allow-service", "service_allowlist", multiple=True, metavar="URL", help=help_text("service_allowlist"))
 @click.option("--service-timeout", default=DEFAULTS.service_timeout, show_default=True, type=float, metavar="SECONDS",
               help=help_text("service_timeout"))
-@click.option("--admin-token", default=None, envvar="IJDP_ADMIN_TOKEN", help=help_text("admin_token") + " (env IJDP_ADMIN_TOKEN)")
+@click.option("--admin-token-file", default=None, metavar="PATH", type=click.Path(dir_okay=False, exists=True),
+              expose_value=False, is_eager=True, callback=lambda ctx, param, value: ctx.meta.update(admin_token_file=value),
+              help="Read the admin token from this file (its first line).")
+@click.option("--admin-token", default=None, envvar="IJDP_ADMIN_TOKEN", callback=lambda ctx, param, value: admin_token_from(ctx, value),
+              help=help_text("admin_token") + " Prefer env IJDP_ADMIN_TOKEN or --admin-token-file: the command line is "
+                   "readable in the process list.")
 @click.option("--union-default-graph/--no-union-default-graph", default=True, show_default=True,
               help=help_text("union_default_graph"))
 def serve(host, port, query_timeout, max_rows, max_request_bytes, max_answer_bytes, threads, query_workers,

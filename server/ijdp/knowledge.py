@@ -253,7 +253,7 @@ def assemble() -> Publication:
     from .sources import read_sources
 
     publication = Publication(sources=read_sources(resources.data_folder()))
-    publication.graphs["ontology"] = load_graph(*resources.ontology_files())
+    publication.graphs["ontology"] = load_graph(*resources.ontology_files(), catalogue=True)
     for source in publication.sources:
         read_facts(source, publication)
     read_curated(resources.data_folder() / "curated.trig", publication)

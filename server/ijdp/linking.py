@@ -1,10 +1,12 @@
 """ijdp link: propose links from our entities to another dataset's, for review.
 
-Streams the other dataset (any RDF format, or CSV with an id and a name column),
+Streams the other dataset (any RDF format, or CSV or TSV with an id and a name column),
 compares every label with ours after normalising case, punctuation, diacritics,
 'X Ministry' / 'Ministry for X' word order and acronyms, keeps type-compatible
 pairs, scores them and writes the candidates as an SSSOM table, best first,
 with the evidence for each score. Nothing is published: a person reviews.
+Every read is bounded (rdfio.check_xml for RDF/XML, a line limit for tables, a ratio for .gz) and ends,
+when a bound is hit, in one line naming the file and the limit.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import gzip
 import io
 import re
 import unicodedata
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,6 +108,8 @@ SCHEME_WORDS = (("countr", "country"), ("corporate", "organisation"), ("organi",
 STOPWORDS = {"of", "and", "the", "for", "in", "on", "a", "an", "to"}
 LARGE_INPUT = 5_000_000  # bytes above which a progress bar is shown
 OUR_LANGUAGES = ("en", "")   # the languages our labels are in: matched first, others support
+GZIP_RATIO, GZIP_FLOOR = 100, 64 * 1024 * 1024   # RDF and CSV compress 8-20 times; a bomb about 1,000 times
+CSV_LINE_LIMIT = 1024 * 1024  # characters in one line of a CSV or TSV target (the csv module's own field limit: 128 KiB)
 
 
 def scheme_kind(scheme: str, labels=()) -> str | None:
@@ -163,6 +168,14 @@ class Candidate:
     kind_note: str = ""
     supporting: set = field(default_factory=set)   # other languages whose labels agree
     by_identifier: bool = False                     # an identifier both carry decided it
+    target_is_entry: bool = False                   # a concept of a code list (or record), not the thing itself
+    kinds_agree: bool = False                       # the target's types say it is the same kind of thing
+
+    @property
+    def predicate(self) -> str:
+        """What the link would say: links.proposed_predicate, from the kind of target."""
+        from .links import contract_any, proposed_predicate
+        return contract_any(proposed_predicate(self.ours.iri, self.target, self.target_is_entry, self.kinds_agree))
 
 
 def our_entities(graph) -> list[Ours]:
@@ -187,7 +200,7 @@ def our_entities(graph) -> list[Ours]:
             kind = OUR_CODES.get(str(getattr(code, "datatype", "") or ""))
             if kind:
                 entity.identifiers.add((kind, str(code)))
-        for predicate in (OWLNS.sameAs, SKOSNS.exactMatch):
+        for predicate in (OWLNS.sameAs, URIRef("https://schema.org/sameAs"), SKOSNS.exactMatch):
             for other in graph.objects(subject, predicate):
                 if str(other).startswith(WD):
                     entity.identifiers.add(("wikidata", str(other)[len(WD):]))
@@ -253,16 +266,24 @@ def score_label(ours: Ours, label: str, key: str | None = None) -> tuple[float, 
 
 
 class _Counting(io.RawIOBase):
-    """A file wrapper that reports the bytes read, for the progress bar."""
+    """A file wrapper that reports the bytes read, for the progress bar, and stops a gzip bomb: a .gz target
+    may decompress to GZIP_RATIO times its size (or GZIP_FLOOR bytes, whichever is more)."""
 
-    def __init__(self, raw, progress):
-        self.raw, self.progress = raw, progress
+    def __init__(self, raw, progress, path: Path, limit: int | None):
+        self.raw, self.progress, self.path, self.limit, self.read_so_far = raw, progress, path, limit, 0
 
     def readable(self):
         return True
 
     def readinto(self, buffer):
-        data = self.raw.read(len(buffer))
+        try:
+            data = self.raw.read(len(buffer))
+        except (OSError, EOFError, zlib.error) as err:
+            raise IjdpError(f"{self.path}: cannot read: {err}") from None
+        self.read_so_far += len(data)
+        if self.limit is not None and self.read_so_far > self.limit:
+            raise IjdpError(f"{self.path}: decompresses to over {self.limit:,} bytes, more than {GZIP_RATIO} times "
+                            "its size (a gzip bomb?); decompress it yourself if it is genuine")
         buffer[:len(data)] = data
         if self.progress is not None:
             self.progress.update(len(data))
@@ -270,8 +291,10 @@ class _Counting(io.RawIOBase):
 
 
 def _open(path: Path, progress):
-    raw = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
-    return io.BufferedReader(_Counting(raw, progress))
+    if path.suffix == ".gz":
+        limit = max(GZIP_RATIO * path.stat().st_size, GZIP_FLOOR)
+        return io.BufferedReader(_Counting(gzip.open(path, "rb"), progress, path, limit))
+    return io.BufferedReader(_Counting(open(path, "rb"), progress, path, None))
 
 
 def _rdf_format(path: Path, given: str | None):
@@ -282,35 +305,66 @@ def _rdf_format(path: Path, given: str | None):
         raise IjdpError(f"{path}: unknown RDF format; give --target-format") from None
 
 
-def _csv_rows(path: Path, progress):
+class _Lines:
+    """The lines of a text stream, each read within CSV_LINE_LIMIT characters; .number is the last one's."""
+
+    def __init__(self, text, path: Path):
+        self.text, self.path, self.number = text, path, 0
+
+    def __iter__(self):
+        while line := self.text.readline(CSV_LINE_LIMIT + 1):
+            self.number += 1
+            if len(line) > CSV_LINE_LIMIT:
+                raise IjdpError(f"{self.path}:{self.number}: a line over the {CSV_LINE_LIMIT:,}-character limit")
+            yield line
+
+
+def _csv_rows(path: Path, fmt: str | None, progress):
+    delimiter = _table_delimiter(path, fmt)
     with _open(path, progress) as handle:
-        reader = csv.DictReader(io.TextIOWrapper(handle, encoding="utf-8", newline=""))
-        columns = {c.lower(): c for c in (reader.fieldnames or [])}
-        id_column = columns.get("id") or columns.get("iri") or columns.get("uri")
-        name_column = columns.get("name") or columns.get("label")
-        if not id_column or not name_column:
-            raise IjdpError(f"{path}: a CSV target needs an id column and a name column (found {reader.fieldnames})")
-        yield from ((row, columns, id_column, name_column) for row in reader)
+        lines = _Lines(io.TextIOWrapper(handle, encoding="utf-8", newline=""), path)
+        reader = csv.DictReader(iter(lines), delimiter=delimiter)
+        try:
+            columns = {c.lower(): c for c in (reader.fieldnames or [])}
+            id_column = columns.get("id") or columns.get("iri") or columns.get("uri")
+            name_column = columns.get("name") or columns.get("label")
+            if not id_column or not name_column:
+                raise IjdpError(f"{path}: a CSV or TSV target needs an id column and a name column "
+                                f"(found {reader.fieldnames})")
+            for row in reader:
+                yield row, columns, id_column, name_column
+        except csv.Error as err:
+            raise IjdpError(f"{path}:{lines.number}: {err}") from None
+        except UnicodeDecodeError as err:
+            raise IjdpError(f"{path}: not UTF-8 text ({err.reason})") from None
 
 
-def _is_csv(path: Path, fmt: str | None) -> bool:
-    return (fmt or path.suffix.lstrip(".")) == "csv" or path.name.endswith((".csv", ".csv.gz"))
+def _table_delimiter(path: Path, fmt: str | None) -> str | None:
+    """',' for a CSV target, a tab for a TSV one, None for RDF."""
+    kind = fmt or next((k for k in ("csv", "tsv") if path.name.endswith((f".{k}", f".{k}.gz"))), None)
+    return {"csv": ",", "tsv": "\t"}.get(kind)
 
 
 def _quads(path: Path, fmt: str | None, progress):
+    from .rdfio import check_xml, syntax_error, too_large
+
     oxformat = _rdf_format(path, fmt)
+    if oxformat == pyoxigraph.RdfFormat.RDF_XML:
+        with _open(path, None) as handle:
+            check_xml(handle, path)
     try:
         with _open(path, progress) as handle:
             yield from pyoxigraph.parse(handle, format=oxformat, base_iri=path.resolve().as_uri())
     except SyntaxError as err:
-        from .rdfio import syntax_error
         raise syntax_error(path, err) from None
+    except MemoryError as err:
+        raise too_large(path, err) from None
 
 
 def _scan(path: Path, fmt: str | None, progress):
     """Pass one, streamed: ("label", subject, text, language, hidden) and ("id", subject, kind, value)."""
-    if _is_csv(path, fmt):
-        for row, columns, id_column, name_column in _csv_rows(path, progress):
+    if _table_delimiter(path, fmt):
+        for row, columns, id_column, name_column in _csv_rows(path, fmt, progress):
             subject = row[id_column]
             yield "label", subject, row[name_column] or "", "", False
             for column, kind in IDENTIFIER_COLUMNS.items():
@@ -339,13 +393,15 @@ class Details:
 def _details(path: Path, fmt: str | None, progress, wanted: set) -> dict:
     """Pass two, streamed: what the target says of the wanted subjects (types, schemes, deprecation, replacement)."""
     found: dict = {}
-    if _is_csv(path, fmt):
-        for row, columns, id_column, name_column in _csv_rows(path, progress):
+    if _table_delimiter(path, fmt):
+        for row, columns, id_column, name_column in _csv_rows(path, fmt, progress):
             if row[id_column] in wanted:
                 entry = found.setdefault(row[id_column], Details())
                 if columns.get("type") and row.get(columns["type"]):
                     entry.types.add(row[columns["type"]])
                 entry.labels.append(row[name_column])
+                if columns.get("scheme") and row.get(columns["scheme"]):
+                    entry.schemes.add(row[columns["scheme"]])
         return found
     for quad in _quads(path, fmt, progress):
         subject = quad.subject.value if isinstance(quad.subject, pyoxigraph.NamedNode) else None
@@ -505,13 +561,16 @@ def _judge(entity: Ours, subject: str, found: _Evidence, details: dict, min_scor
     if score < min_score:
         return None
     return Candidate(entity, subject, label, round(score, 6), why, kind_note, set(found.languages),
-                     by_identifier=bool(found.identifier))
+                     by_identifier=bool(found.identifier),
+                     target_is_entry=bool(entry.schemes) or SKOS + "Concept" in entry.types,
+                     kinds_agree=bool(kinds & entity.kinds))
 
 
 def evaluate(candidates: list[Candidate], verified: list[tuple], present: set) -> dict:
-    """Precision and recall of the candidates against the verified links whose objects the target holds."""
-    relevant = {(s, o) for s, o in verified if o in present}
-    proposed = {(c.ours.iri, c.target) for c in candidates}
+    """Precision and recall of the candidates against the verified links (subject, predicate, object) whose
+    objects the target holds: a candidate with the wrong predicate is a miss, and not verified."""
+    relevant = {(s, p, o) for s, p, o in verified if o in present}
+    proposed = {(c.ours.iri, c.predicate, c.target) for c in candidates}
     top = {}
     for c in candidates:
         top.setdefault(c.ours.iri, c)
@@ -521,7 +580,8 @@ def evaluate(candidates: list[Candidate], verified: list[tuple], present: set) -
         "precision": len(right) / len(proposed) if proposed else 1.0,
         "recall": len(right) / len(relevant) if relevant else 1.0,
         "missed": sorted(relevant - proposed), "wrong": sorted(proposed - relevant),
-        "top_correct": sorted((s, o) for s, o in relevant if s in top and top[s].target == o),
+        "top_correct": sorted((s, p, o) for s, p, o in relevant
+                              if s in top and (top[s].predicate, top[s].target) == (p, o)),
     }
 
 
@@ -538,14 +598,15 @@ def candidates_table(candidates: list[Candidate], target: Path) -> str:
 
     metadata = {
         "curie_map": {"ijdp": "https://w3id.org/ijdp/id/", "owl": "http://www.w3.org/2002/07/owl#",
-                      "skos": "http://www.w3.org/2004/02/skos/core#", "semapv": "https://w3id.org/semapv/vocab/"},
+                      "skos": "http://www.w3.org/2004/02/skos/core#", "schema": "https://schema.org/",
+                      "semapv": "https://w3id.org/semapv/vocab/"},
         "mapping_set_id": "https://w3id.org/ijdp/mappings/candidates",
         "mapping_set_description": f"Candidate links from ijdp to {target.name}, for review. Not published.",
         "license": "https://creativecommons.org/licenses/by/4.0/",
     }
     rows = []
     for c in candidates:
-        predicate = "skos:exactMatch" if "concept" in c.ours.kinds else "owl:sameAs"
+        predicate = c.predicate
         subject = "ijdp:" + c.ours.iri.split("/id/", 1)[1] if "/id/" in c.ours.iri else c.ours.iri
         rows.append({"subject_id": subject, "subject_label": c.ours.label, "predicate_id": predicate,
                      "object_id": c.target, "object_label": c.target_label,

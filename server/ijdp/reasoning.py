@@ -40,7 +40,11 @@ def check_consistency(graph: Graph) -> set[tuple[URIRef, URIRef]]:
 
     with tempfile.TemporaryDirectory(prefix="ijdp-reasoner-") as tmp:
         path = Path(tmp) / "input.nt"
-        _declare_individuals(graph).serialize(destination=str(path), format="nt", encoding="utf-8")
+        reasoned = _declare_individuals(graph)
+        # owlready2 would fetch what an owl:imports names; rdfio admits only imports of the local catalogue,
+        # which the input already holds, so none reaches the reasoner.
+        reasoned.remove((None, OWL.imports, None))
+        reasoned.serialize(destination=str(path), format="nt", encoding="utf-8")
         world = owlready2.World()
         ontology = world.get_ontology(path.as_uri()).load()
         asserted = _types(world)

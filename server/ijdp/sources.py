@@ -189,12 +189,25 @@ EXCLUSIONS_STUB = """\
 """
 
 
+def toml_string(text: str) -> str:
+    """A TOML basic string holding exactly `text`: backslash, quote and control characters escaped."""
+    escaped = []
+    for char in text:
+        if char in '"\\':
+            escaped.append("\\" + char)
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            escaped.append(f"\\u{ord(char):04X}")
+        else:
+            escaped.append(char)
+    return '"' + "".join(escaped) + '"'
+
+
 def metadata_stub(values: dict) -> str:
     lines = ["# Metadata of one source document (README, \"How to add a document\").",
              "# Fill a field only with what is known; leave \"\" where the document does not say.", ""]
     for name, (required, help) in FIELDS.items():
         value = values.get(name, False if name == "invented" else "")
-        shown = "true" if value is True else "false" if value is False else '"' + str(value).replace('"', '\\"') + '"'
+        shown = "true" if value is True else "false" if value is False else toml_string(str(value))
         lines.append(f"{name} = {shown}  # {'required: ' if required else ''}{help}")
     return "\n".join(lines) + "\n"
 
@@ -219,7 +232,12 @@ def new_source(file: Path, slug: str, data_folder: Path, today: str, title: str 
         if (existing / SNAPSHOT).is_file() and (existing / SNAPSHOT).read_bytes() == data:
             raise IjdpError(f"{file}: the same document is already the source {existing.name!r}")
     first_line = next((line.strip() for line in data.decode("utf-8").splitlines() if line.strip()), "")
-    values = {"title": title or first_line[:200], "kind": kind, "document": f"id/document/{slug}",
+    for option, value in (("--title", title), ("--kind", kind)):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise IjdpError(f"{option} {value!r}: not text in the terminal's encoding") from None
+    values = {"title": title.strip() or first_line[:200], "kind": kind.strip(), "document": f"id/document/{slug}",
               "retrieved": today, "sha256": hashlib.sha256(data).hexdigest()}
     staging = root / f".{slug}.new"
     shutil.rmtree(staging, ignore_errors=True)

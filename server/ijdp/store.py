@@ -1,6 +1,7 @@
 """Opening the built publication as a pyoxigraph store."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pyoxigraph
@@ -9,7 +10,7 @@ from .config import PUBLISHED_BASE
 from .errors import IjdpError
 from .formats import rdf_format_for_path
 from .metadata import DUMP_STEM
-from .rdfio import syntax_error
+from .rdfio import check_xml, syntax_error, too_large
 
 
 def dump_path(dist_dir) -> Path:
@@ -37,12 +38,16 @@ def load_file(store: pyoxigraph.Store, path, graph: str | None = None) -> None:
         data = path.read_bytes()
     except OSError as err:
         raise IjdpError(f"{path}: cannot read: {err.strerror}") from None
+    if fmt.name == "rdfxml":
+        check_xml(io.BytesIO(data), path)
     to_graph = pyoxigraph.NamedNode(graph) if graph else pyoxigraph.DefaultGraph()
     try:
         store.load(data, format=fmt.oxigraph, base_iri=path.resolve().as_uri(),
                    to_graph=None if fmt.keeps_graphs else to_graph)
     except SyntaxError as err:
         raise syntax_error(path, err) from None
+    except MemoryError as err:
+        raise too_large(path, err) from None
 
 
 def prepare_store(dist_dir, base_iri: str, cache_dir=None) -> Path:
