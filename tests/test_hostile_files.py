@@ -87,6 +87,27 @@ def listener():
     found.close()
 
 
+@pytest.fixture(scope="module")
+def ours():
+    from ijdp.knowledge import assemble
+    from ijdp.linking import our_entities
+
+    return our_entities(assemble().merged(("facts", "curated", "ontology", "links")))
+
+
+def link_error(ours, target: Path, *wanted) -> str:
+    """find_candidates (what `ijdp link` runs) refuses the target with one line naming it and saying `wanted`."""
+    from ijdp.linking import find_candidates
+
+    with pytest.raises(IjdpError) as refused:
+        find_candidates(ours, target)
+    message = str(refused.value)
+    assert "\n" not in message and message.startswith(str(target)), message
+    for text in wanted:
+        assert text in message, message
+    return message
+
+
 def one_line_error(result, *wanted):
     """The command failed with exit status 2 and one line that says each of `wanted`."""
     lines = [line for line in result.output.splitlines() if line.startswith("ijdp:")]
@@ -133,15 +154,16 @@ def test_nested_entities_are_refused_within_512_mib(tmp_path):
     ("", "&#x61;&amp;", None),                                    # character references are fine
     ('<!DOCTYPE rdf:RDF [<!ATTLIST rdf:Description rdfs:comment CDATA #IMPLIED>]>', "x", None),
 ], ids=["internal", "file", "http", "parameter", "external-dtd", "unparsed", "undeclared", "char-refs", "attlist"])
-def test_rdfxml_targets_are_read_with_entities_off_and_nothing_fetched(tmp_path, listener, doctype, body, wanted):
+def test_rdfxml_targets_are_read_with_entities_off_and_nothing_fetched(tmp_path, ours, listener, doctype, body, wanted):
+    from ijdp.linking import find_candidates
+
     target = tmp_path / "target.rdf"
     target.write_text(rdfxml(f'<rdf:Description rdf:about="http://example.org/x"><rdfs:label>{body}</rdfs:label>'
                              "</rdf:Description>", doctype.replace("{url}", listener.url)))
-    result = CliRunner().invoke(main, ["link", "--target", str(target)])
     if wanted is None:
-        assert result.exit_code == 0, result.output
+        find_candidates(ours, target)
     else:
-        one_line_error(result, f"{target}:", wanted)
+        link_error(ours, target, f"{target}:", wanted)
     assert listener.connections == 0
 
 
@@ -209,10 +231,17 @@ BIG = 24 * MIB   # over the 16 MiB a term may have
      "cannot read: Compressed file ended"),
     ("latin1.csv", lambda p: p.write_bytes("id,name\nhttp://e/x,Sérvia\n".encode("latin-1")), "not UTF-8 text"),
 ])
-def test_bounded_inputs_end_in_one_line_naming_the_file_and_the_limit(tmp_path, name, make, wanted):
+def test_bounded_inputs_end_in_one_line_naming_the_file_and_the_limit(tmp_path, ours, name, make, wanted):
     target = tmp_path / name
     make(target)
-    one_line_error(CliRunner().invoke(main, ["link", "--target", str(target)]), str(target), wanted)
+    link_error(ours, target, wanted)
+
+
+def test_a_bound_reaches_the_user_as_one_line(tmp_path):
+    target = tmp_path / "field.csv"
+    target.write_text("id,name\nhttp://e/x," + "a" * (2 * MIB) + "\n")
+    one_line_error(CliRunner().invoke(main, ["link", "--target", str(target)]),
+                   f"ijdp: {target}:2: a line over the 1,048,576-character limit")
 
 
 def test_tsv_targets_link_like_csv(tmp_path):
