@@ -122,8 +122,8 @@ def test_64_trickling_clients_starve_no_one(server):
     port = urllib.parse.urlsplit(server).port
     stop_event = threading.Event()
     sockets = []
-    for _ in range(64):
-        connection = socket.create_connection(("127.0.0.1", port), timeout=5)
+    for _ in range(64):   # from another address than the victim's: one address may hold only 64 connections
+        connection = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=("127.0.0.3", 0))
         sockets.append(connection)
 
     def trickle():

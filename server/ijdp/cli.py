@@ -53,6 +53,22 @@ def data_option(command):
                              "project's data/ (env IJDP_DATA_DIR).")(command)
 
 
+# What one client's connections may hold in `ijdp serve` (see serve.py): options made from the settings.
+CONNECTION_SETTINGS = ("max_connections_per_client", "request_timeout", "keepalive_timeout", "send_timeout",
+                       "max_pipelined_requests", "connection_buffer_bytes", "buffer_total_bytes")
+
+
+def setting_options(names):
+    """One --option per setting, with the setting's default, type and help."""
+    def add(command):
+        for name in reversed(names):
+            default = getattr(DEFAULTS, name)
+            command = click.option("--" + name.replace("_", "-"), name, default=default, show_default=True,
+                                   type=type(default), help=help_text(name))(command)
+        return command
+    return add
+
+
 @main.command()
 @data_option
 @click.option("--out", "out_dir", default=DEFAULTS.dist_dir, show_default=True, type=click.Path(file_okay=False),
@@ -412,10 +428,11 @@ def admin_token_from(ctx, value):
                    "readable in the process list.")
 @click.option("--union-default-graph/--no-union-default-graph", default=True, show_default=True,
               help=help_text("union_default_graph"))
+@setting_options(CONNECTION_SETTINGS)
 def serve(host, port, query_timeout, max_rows, max_request_bytes, max_answer_bytes, threads, query_workers,
           max_query_workers, query_memory_mb, memory_budget_mb, client_query_seconds, client_queries_in_flight,
           trusted_proxies, max_nesting, result_cache_bytes, dist, store_spec,
-          service_allowlist, service_timeout, admin_token, union_default_graph):
+          service_allowlist, service_timeout, admin_token, union_default_graph, **connection_limits):
     """Serve the SPARQL endpoint (and the rest of the site); SIGTERM finishes what is in flight, then stops."""
     from .config import built_base, from_environment
     from .serve import run
@@ -430,7 +447,7 @@ def serve(host, port, query_timeout, max_rows, max_request_bytes, max_answer_byt
         max_nesting=max_nesting, memory_budget_mb=memory_budget_mb, client_query_seconds=client_query_seconds,
         client_queries_in_flight=client_queries_in_flight, trusted_proxies=tuple(trusted_proxies) or None,
         service_allowlist=tuple(service_allowlist), service_timeout=service_timeout, admin_token=admin_token or "",
-        union_default_graph=union_default_graph)
+        union_default_graph=union_default_graph, **connection_limits)
     try:
         if store_spec:
             kind, value = parse_store_spec(store_spec)

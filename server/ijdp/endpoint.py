@@ -265,21 +265,61 @@ def _syntax_problem(message: str) -> Response:
     return problem(400, f"Malformed query: {message}", "malformed-query", **extra)
 
 
-def _html_results(query: str, outcome, headers) -> Response:
-    import json
+HTML_ROWS = 500               # rows (or triples) a results page shows; the whole answer is a link away
+HTML_BYTES = 1024 * 1024      # and the text they may hold, so that a page costs the same for any answer
 
-    table = None
+
+def _html_results(query: str, outcome, headers) -> Response:
+    """The answer as a page: its first rows or triples, read lazily from the answer, with links to all of it."""
+    import itertools
+    import urllib.parse
+
+    import pyoxigraph
+
+    from .results import term_json
+
+    def size(term) -> int:
+        return 16 if term is None else len(term.value if hasattr(term, "value") else str(term)) + 16
+
+    table = graph_text = more = None
     if outcome.media_type == RESULTS_FORMATS[0].media_type:
-        data = json.loads(outcome.body)
-        if "boolean" in data:
-            table = {"boolean": data["boolean"]}
+        parsed = pyoxigraph.parse_query_results(outcome.body, format=pyoxigraph.QueryResultsFormat.JSON)
+        if isinstance(parsed, pyoxigraph.QueryBoolean):
+            table = {"boolean": bool(parsed)}
         else:
-            variables = data["head"]["vars"]
-            rows = [[row.get(v) for v in variables] for row in data["results"]["bindings"]]
+            variables = [v.value for v in parsed.variables]
+            rows, used, cut = [], 0, False
+            for solution in parsed:
+                row = [solution[index] for index in range(len(variables))]
+                used += sum(size(term) for term in row)
+                if len(rows) == HTML_ROWS or used > HTML_BYTES:
+                    cut = True
+                    break
+                rows.append([None if term is None else term_json(term) for term in row])
             table = {"variables": variables, "rows": rows}
+            if cut:
+                more = {"shown": len(rows), "unit": "rows", "formats": [RESULTS_FORMATS[2], RESULTS_FORMATS[0]]}
+    else:
+        fmt = pyoxigraph.RdfFormat.from_media_type(outcome.media_type)
+        parser = pyoxigraph.parse(outcome.body, format=fmt)
+        triples, used = [], 0
+        for quad in itertools.islice(parser, HTML_ROWS + 1):
+            used += size(quad.subject) + size(quad.predicate) + size(quad.object)
+            if len(triples) == HTML_ROWS or used > HTML_BYTES:
+                more = {"shown": len(triples), "unit": "triples", "formats": [RDF_FORMATS[0], RDF_FORMATS[1]]}
+                break
+            triples.append(quad.triple)
+        if more is None:
+            graph_text = outcome.body.decode("utf-8", "replace")
+        else:
+            graph_text = pyoxigraph.serialize(triples, format=fmt, prefixes=parser.prefixes).decode("utf-8")
+    if more is not None:
+        dataset = [(key, value) for key in ("default-graph-uri", "named-graph-uri") for value in request.values.getlist(key)]
+        more["links"] = [(f.label, "/sparql?" + urllib.parse.urlencode([("query", query), *dataset, ("format", f.name)]))
+                         for f in more.pop("formats")]
     from .ui import query_page
-    return query_page(query=query, table=table, graph_text=None if table else outcome.body.decode("utf-8", "replace"),
-                      truncated=outcome.truncated, headers=headers)
+    return query_page(query=query, table=table, graph_text=graph_text, truncated=outcome.truncated, headers=headers,
+                      more=more)
 
 
 def service_description_or_ui() -> Response:

@@ -38,12 +38,12 @@ def local_prefixes() -> dict:
     return {prefix: rebase_text(namespace, base) for prefix, namespace in PREFIXES.items()}
 
 
-def query_page(query=None, table=None, graph_text=None, truncated=False, headers=None,
+def query_page(query=None, table=None, graph_text=None, truncated=False, headers=None, more=None,
                form_query=None) -> Response:
     """The editor and the plain form; with query, the answer under it (table or graph_text); form_query only
     fills the form."""
     html = render_template(
-        "sparql.html", query=query, table=table, graph_text=graph_text, truncated=truncated,
+        "sparql.html", query=query, table=table, graph_text=graph_text, truncated=truncated, more=more,
         form_query=form_query,
         max_rows=settings().max_rows, examples=local_examples(), results_formats=RESULTS_FORMATS,
         rdf_formats=RDF_FORMATS, yasgui=yasgui_folder() is not None,
