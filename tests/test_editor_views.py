@@ -13,7 +13,7 @@ import urllib.parse
 import pytest
 
 from conftest import REPO, read_json
-from test_site_live import CHROMIUM, CHROMIUM_FLAGS, browser, chromium, site  # noqa: F401 (site is a fixture)
+from test_site_live import CHROMIUM, CHROMIUM_FLAGS, browser, site  # noqa: F401 (site is a fixture)
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 BASE = "https://w3id.org/ijdp/"
@@ -22,6 +22,7 @@ FACILITY = "Semiconductor Assembly, Testing, Marking, and Packaging facility"
 
 
 def dom(url: str, tmp_path) -> str:
+    """The DOM once the page's scripts ran (test_site_live's chromium, without its screenshot)."""
     flags = CHROMIUM_FLAGS + [f"--user-data-dir={tmp_path / 'profile'}"]
     return subprocess.run([CHROMIUM, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
 
@@ -213,7 +214,7 @@ def test_the_graph_view_draws_large_text_and_nothing_over_anything(site, tmp_pat
     from ijdp.ui import cytoscape_folder
     if cytoscape_folder() is None:
         pytest.skip("the graph library (Cytoscape.js) is not installed: `make ui` needs npm")
-    layout = layout_of(chromium(site + "graph-view", tmp_path, "graph-view-layout.png"), "graph")
+    layout = layout_of(dom(site + "graph-view", tmp_path), "graph")
     nodes, edges = layout["nodes"], layout["edges"]
     assert len(nodes) >= 10 and len(edges) >= 10
     assert min(n["font"] for n in nodes) >= 12 and min(e["font"] for e in edges) >= 12
@@ -236,7 +237,7 @@ def test_the_graph_view_draws_large_text_and_nothing_over_anything(site, tmp_pat
 
 @browser
 def test_the_timeline_draws_the_period_in_force_as_a_bar_and_no_label_crosses_another(site, tmp_path):
-    page = chromium(site + "timeline", tmp_path, "timeline-layout.png")
+    page = dom(site + "timeline", tmp_path)
     svg = page.split('id="timeline-svg"', 1)[1].split("</svg>", 1)[0]
     assert svg.count('class="event"') == 3                                    # events stay marks
     layout = layout_of(page, "timeline-svg")

@@ -59,9 +59,9 @@
   }
 
   // Timeline: events (a date) are marks on the axis, periods (a date and an until) bars from one to the
-  // other; derived rows are dashed. Each row has a lane of its own and its label sits beside its mark or bar
-  // (before it when it would run off the right edge), so no label crosses another. Drawn at the box's width
-  // in px, so text is 14 px (years 13 px) on screen.
+  // other; derived rows are dashed. Each row has a lane of its own and its label sits after its mark or bar,
+  // before it when it would run off the right edge, else on a line of its own below it: no label crosses
+  // another. Drawn at the box's width in px, so text is 14 px (years 13 px) on screen.
   function timeline(container, bindings) {
     container.textContent = "";
     function when(date) { return parseInt(date.slice(0, 4), 10) + (parseInt(date.slice(5, 7), 10) - 1) / 12; }
@@ -93,7 +93,7 @@
                                "paint-order": "stroke" }, value(b, "date") +
                      (value(b, "until") ? " to " + value(b, "until") : "") + ": " + value(b, "label") + (derived ? " (derived)" : ""));
       svg.appendChild(label);
-      var length = label.getComputedTextLength();
+      var length = label.getComputedTextLength(), below = false;
       if (x2 + 8 + length > width - 4) {
         if (x1 - 8 - length >= 4) {           // before the mark or bar
           label.setAttribute("x", x1 - 8);
@@ -101,6 +101,7 @@
         } else {                               // on a line of its own below it
           label.setAttribute("x", Math.max(4, Math.min(x1, width - 4 - length)));
           label.setAttribute("y", y + 5 + 22);
+          below = true;
         }
       }
       if (value(b, "until")) {
@@ -115,7 +116,8 @@
         svg.appendChild(el("circle", { cx: x1, cy: axisY, r: 6, fill: derived ? "#ffffff" : "#0b57a4", stroke: "#0b57a4",
                                        "stroke-width": 2, "class": "event" }));
       }
-      y += lane / 2 + (label.getAttribute("y") > y + 5 ? 22 : 0);
+      svg.appendChild(label);                 // moved last: drawn over the lines, its halo hiding them
+      y += lane / 2 + (below ? 22 : 0);
     });
     height = y + 10;
     svg.setAttribute("height", height);
