@@ -65,6 +65,14 @@ def test_the_geometry_checks_see_what_they_should():
     assert not segment_hits_box((0, 0), (7, 7), [8, 0, 12, 10])
 
 
+def test_a_local_link_never_leads_to_another_host(app):
+    from ijdp.pages import local_href
+    with app.test_request_context():
+        assert local_href(MOC) == "/id/agreement/semiconductor-supply-chain-moc-2023"
+        assert local_href(BASE + "/evil.example/x") == BASE + "/evil.example/x"       # not //evil.example/x
+        assert local_href(BASE + "\\evil.example/x") == BASE + "\\evil.example/x"
+
+
 # ------------------------------------------------------------ item 11: permalinks without JavaScript
 
 @pytest.fixture
