@@ -49,6 +49,7 @@ def route_paths(app, dist) -> dict[str, list[str]]:
     names = [e.name for e in examples()][:3]
     return {
         "/": [""], "/healthz": ["healthz"], "/browse": ["browse", "browse?q=semiconductor"],
+        "/browse/<path:name>": ["browse/org:Organization", "browse/org:Organization.csv"], "/search": ["search?q=meity"],
         "/id/<path:rest>": [f"id/{r}" for r in resources],
         "/doc/<path:rest>": [f"doc/{r}" for r in resources] + [f"doc/{resources[-1]}.ttl"],
         "/citation.bib": ["citation.bib"], "/citation.json": ["citation.json"],
@@ -73,6 +74,7 @@ def route_paths(app, dist) -> dict[str, list[str]]:
         "/ui/<name>": ["ui/ijdp-ui.js", "ui/ijdp-charts.js"],
         "/queries/<name>.rq": [f"queries/{n}.rq" for n in names],
         "/timeline": ["timeline"], "/graph-view": ["graph-view"],
+        "/problems/": ["problems/"], "/problems/<kind>": ["problems/not-found", "problems/no-such-problem"],
     }
 
 
