@@ -148,8 +148,8 @@ class BoundedChannel(HTTPChannel):
         if self.outbuf_lock.acquire(False):
             try:
                 last = self.outbufs[-1]
-                if not self.total_outbufs_len and getattr(last, "overflowed", False):
-                    # Everything is sent: give the temporary file back now, not at the next answer.
+                if not self.total_outbufs_len and getattr(last, "buf", None) is not None:
+                    # Everything is sent: give the memory or temporary file back now, not at the next answer.
                     last.close()
                     self.outbufs[-1] = OverflowableBuffer(self.adj.outbuf_overflow)
                     self.current_outbuf_count = 0
@@ -250,8 +250,10 @@ class BoundedServer(TcpWSGIServer):
             if own > self.limits.per_connection:
                 self.drop(channel)
                 raise ClientDisconnected
-            # Connections already dropped still count until the event loop has closed them.
-            others = {c: c.held_bytes() for c in list(self.active_channels.values()) if c is not channel}
+            # Connections already dropped still count until the event loop has closed them; one with
+            # nothing left to send holds nothing (handle_write gives a drained temporary file back).
+            others = {c: c.held_bytes() for c in list(self.active_channels.values())
+                      if c is not channel and (c.total_outbufs_len or c.reserved)}
             excess = sum(others.values()) + own - self.limits.total
             for other in sorted((c for c in others if others[c] and not c.dropped), key=lambda c: c.last_activity):
                 if excess <= 0:
