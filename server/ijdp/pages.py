@@ -235,6 +235,7 @@ def document(rest: str):
     cite = current_citation() if rest in CITED else None
     return respond_rdf_or_html(graph, fmt, f"/doc/{rest}", fixed is None, lambda: render_template(
         "resource.html", view=view, href=local_href, shown=shown_literal, jsonld=embedded_jsonld(graph),
+        fact_sheet=fact_sheet(iri, view),
         query_link="/sparql?query=" + quote(f"DESCRIBE <{iri}>"),
         select_link="/sparql?query=" + quote(f"SELECT ?p ?o WHERE {{ <{iri}> ?p ?o }}"),
         document_path=f"/doc/{rest}", formats=DOCUMENT_FORMATS, citation=cite,
@@ -242,6 +243,25 @@ def document(rest: str):
 
 
 CITED = ("dataset/ijdp", "document/press-release")
+
+
+def fact_sheet(iri: str, view) -> list:
+    """The summary at the top of an agreement's page (describe.FACT_SHEET); nothing for other resources.
+    Which classes are agreements is read from the ontology once per generation of the store."""
+    from .describe import agreement_classes_query, build_fact_sheet, fact_sheet_query, fact_sheet_steps_query
+
+    namespace = base() + "ontology#"
+    stamp = current_app.extensions["ijdp_pool"].generation_stamp()
+    cache = current_app.extensions.get("ijdp_agreement_classes")
+    if cache is None or cache[0] != stamp:
+        cache = stamp, {str(c) for c in fetch_graph(agreement_classes_query(namespace)).subjects()}
+        current_app.extensions["ijdp_agreement_classes"] = cache
+    if not cache[1] & {str(t.term) for t in view.types}:
+        return []
+    steps = fetch_graph(fact_sheet_steps_query(iri, namespace))
+    if not len(steps):
+        return []
+    return build_fact_sheet(iri, fetch_graph(fact_sheet_query(steps, namespace)), namespace)
 
 
 def current_citation():
