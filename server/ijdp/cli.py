@@ -410,6 +410,8 @@ def admin_token_from(ctx, value):
               help=help_text("client_queries_in_flight"))
 @click.option("--trusted-proxy", "trusted_proxies", multiple=True, metavar="ADDRESS", help=help_text("trusted_proxies"))
 @click.option("--max-nesting", default=DEFAULTS.max_nesting, show_default=True, type=int, help=help_text("max_nesting"))
+@click.option("--max-projected-variables", default=DEFAULTS.max_projected_variables, show_default=True, type=int,
+              help=help_text("max_projected_variables"))
 @click.option("--result-cache-bytes", default=DEFAULTS.result_cache_bytes, show_default=True, type=int,
               help=help_text("result_cache_bytes"))
 @click.option("--dist", default=DEFAULTS.dist_dir, show_default=True, help=help_text("dist_dir"))
@@ -431,7 +433,7 @@ def admin_token_from(ctx, value):
 @setting_options(CONNECTION_SETTINGS)
 def serve(host, port, query_timeout, max_rows, max_request_bytes, max_answer_bytes, threads, query_workers,
           max_query_workers, query_memory_mb, memory_budget_mb, client_query_seconds, client_queries_in_flight,
-          trusted_proxies, max_nesting, result_cache_bytes, dist, store_spec,
+          trusted_proxies, max_nesting, max_projected_variables, result_cache_bytes, dist, store_spec,
           service_allowlist, service_timeout, admin_token, union_default_graph, **connection_limits):
     """Serve the SPARQL endpoint (and the rest of the site); SIGTERM finishes what is in flight, then stops."""
     from .config import built_base, from_environment
@@ -444,7 +446,7 @@ def serve(host, port, query_timeout, max_rows, max_request_bytes, max_answer_byt
         host=host, port=port, base_iri=built_base(dist), query_timeout=query_timeout, max_rows=max_rows,
         max_request_bytes=max_request_bytes, result_cache_bytes=result_cache_bytes, threads=threads, query_workers=query_workers, dist_dir=dist,
         max_answer_bytes=max_answer_bytes, max_query_workers=max_query_workers, query_memory_mb=query_memory_mb,
-        max_nesting=max_nesting, memory_budget_mb=memory_budget_mb, client_query_seconds=client_query_seconds,
+        max_nesting=max_nesting, max_projected_variables=max_projected_variables, memory_budget_mb=memory_budget_mb, client_query_seconds=client_query_seconds,
         client_queries_in_flight=client_queries_in_flight, trusted_proxies=tuple(trusted_proxies) or None,
         service_allowlist=tuple(service_allowlist), service_timeout=service_timeout, admin_token=admin_token or "",
         union_default_graph=union_default_graph, **connection_limits)

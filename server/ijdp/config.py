@@ -38,6 +38,7 @@ class Settings:
     client_queries_in_flight: int = _setting(8, "Queries one client may have queued or running at once; more get 429 at once. 0: no limit.")
     trusted_proxies: tuple = _setting((), "Addresses or networks of reverse proxies whose X-Forwarded-For names the client (its rightmost entry that is not a trusted proxy); empty: the peer is the client.")
     max_nesting: int = _setting(1000, "Deepest syntax tree a query may have (brackets, operator chains, patterns); deeper is a 400.")
+    max_projected_variables: int = _setting(1000, "Most variables a SELECT may project (SELECT * counts every variable of the query); more is a 400.")
     union_default_graph: bool = _setting(True, "Use the union of all graphs as the default graph of queries that name none.")
     query_timeout: float = _setting(30.0, "Seconds a SPARQL query may run before it is stopped (503).")
     max_rows: int = _setting(10000, "Most result rows a SELECT returns; a truncated result says so.")

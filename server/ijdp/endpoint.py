@@ -207,7 +207,9 @@ def outcome_problem(outcome) -> Response | None:
         return problem(403, f"SERVICE {outcome.message} is not allowed: this endpoint makes no outbound requests "
                             "except to its configured allow-list.", "service-refused")
     if outcome.kind == "not-acceptable":
-        return _not_acceptable(outcome.form)
+        return _not_acceptable(outcome.form, outcome.message)
+    if outcome.kind in ("unknown-function", "too-wide"):
+        return problem(400, f"{outcome.message[:1].upper()}{outcome.message[1:]}.", outcome.kind)
     if outcome.kind == "memory":
         return _crash_problem(WorkerCrashed(outcome.message, out_of_memory=True))
     current_app.logger.error("query failed: %s", outcome.message)
@@ -250,10 +252,11 @@ def _content_type(media_type: str) -> str:
     return f"{media_type}; charset=utf-8" if textual else media_type
 
 
-def _not_acceptable(form: str) -> Response:
+def _not_acceptable(form: str, why: str = "") -> Response:
     offered = RDF_FORMATS if form in ("CONSTRUCT", "DESCRIBE") else RESULTS_FORMATS
-    return problem(406, f"None of the requested media types can carry a {form} result. Available: "
-                        + ", ".join(f.media_type for f in offered) + ".", "not-acceptable",
+    said = f"The requested format cannot carry this {form} result: {why}." if why else \
+        f"None of the requested media types can carry a {form} result."
+    return problem(406, f"{said} Available: " + ", ".join(f.media_type for f in offered) + ".", "not-acceptable",
                    headers={"Vary": "Accept"}, available=[f.media_type for f in offered])
 
 

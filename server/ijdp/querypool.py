@@ -34,6 +34,7 @@ class WorkerLimits:
     """What a query worker may do: set once per pool, enforced inside the worker."""
     service_allowlist: tuple = ()
     max_depth: int = 1000             # syntax tree depth estimate (structure.Analysis.depth)
+    max_projected_variables: int = 1000   # columns a SELECT may have (sparql.projected_variables)
     memory_bytes: int = 0             # RLIMIT_DATA of the worker; 0 = no limit
     internet: bool = False            # the federation pool's workers may reach the allow-listed endpoints
     sandbox: bool = True              # seccomp: no network; with internet, only the allow-listed endpoints

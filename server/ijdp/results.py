@@ -10,7 +10,7 @@ import json
 import pyoxigraph
 
 from .querypool import Job, Outcome, WorkerLimits
-from .sparql import query_store, readable_syntax_error
+from .sparql import UnknownFunctions, projected_variables, query_store, readable_syntax_error
 from .structure import LexicalError, analyse
 
 TRUNCATION_LINK = "https://w3id.org/ijdp/sparql#truncated"
@@ -78,6 +78,11 @@ def screen(job: Job, limits: WorkerLimits, syntax_store=None):
                                                  f"(brackets, operators and chained patterns); the limit is {limits.max_depth}"), found
     if found.operation == "update":
         return _refused_update(job.query, syntax_store), found
+    width, starred = projected_variables(job.query)
+    if width > limits.max_projected_variables:
+        counted = " (SELECT * projects every variable of the query)" if starred else ""
+        return Outcome(kind="too-wide", message=f"the query projects {width} variables{counted}; "
+                                                f"the limit is {limits.max_projected_variables}"), found
     for target in found.services:
         if target is None or target not in limits.service_allowlist:
             return Outcome(kind="service-refused", message=target or "a variable", form=found.form), found
@@ -112,12 +117,27 @@ def run_job(store: pyoxigraph.Store, job: Job, limits: WorkerLimits = WorkerLimi
     if job.named_graphs:
         kwargs["named_graphs"] = [pyoxigraph.NamedNode(g) for g in job.named_graphs]
     try:
-        results = query_store(store, job.query, **kwargs)
+        outcome = shape(query_store(store, job.query, **kwargs), job, limits.prefixes)
     except SyntaxError as err:
         return Outcome(kind="syntax", message=readable_syntax_error(job.query, err), form=found.form)
-    outcome = shape(results, job, limits.prefixes)
+    except UnknownFunctions as err:
+        return Outcome(kind="unknown-function", message=str(err), form=found.form)
+    except OSError as err:
+        if not (limits.sandbox and refused_outbound(err)):
+            raise
+        # A SERVICE the token layer did not see, stopped by the sandbox (or by the HTTP client's own port rules).
+        return Outcome(kind="service-refused", message="(a target spelled so that the query's reading missed it)",
+                       form=found.form)
     outcome.form = found.form
     return outcome
+
+
+def refused_outbound(err: OSError) -> bool:
+    """Whether an engine error is an outbound call that the sandbox refused (socket() or connect() gets EACCES,
+    so a host name cannot even be looked up)."""
+    text = str(err)
+    return (isinstance(err, PermissionError) or "(os error 13)" in text
+            or "failed to lookup address information" in text or "is not allowed for HTTP(S)" in text)
 
 
 PREFIXED_FORMATS = ("text/turtle", "application/trig", "application/rdf+xml")
@@ -131,28 +151,34 @@ def shape(results, job: Job, prefixes: tuple = ()) -> Outcome:
     """
     if isinstance(results, (pyoxigraph.QueryTriples, list)):
         if job.graph_format is None:
-            return Outcome(kind="not-acceptable", message="no acceptable RDF format for a graph result")
+            return Outcome(kind="not-acceptable")
         fmt = pyoxigraph.RdfFormat.from_media_type(job.graph_format)
         triples, truncated = _take(results, job, _triple_size)
         used = _used_prefixes(triples, prefixes) if job.graph_format in PREFIXED_FORMATS else None
-        body = pyoxigraph.serialize(triples, format=fmt, prefixes=used) if triples else b""
-        while job.max_bytes and len(body) > job.max_bytes and triples:
-            triples, truncated = triples[:len(triples) // 2], True
+        try:
             body = pyoxigraph.serialize(triples, format=fmt, prefixes=used) if triples else b""
+            while job.max_bytes and len(body) > job.max_bytes and triples:
+                triples, truncated = triples[:len(triples) // 2], True
+                body = pyoxigraph.serialize(triples, format=fmt, prefixes=used) if triples else b""
+        except (OSError, ValueError) as err:   # a term the format cannot write (JSON-LD and RDF 1.2 triple terms)
+            return Outcome(kind="not-acceptable", message=f"{job.graph_format}: {err}")
         return Outcome(kind="ok", body=body or b"", media_type=job.graph_format, truncated=truncated, count=len(triples))
 
     if job.results_format is None:
-        return Outcome(kind="not-acceptable", message="no acceptable format for SELECT/ASK results")
+        return Outcome(kind="not-acceptable")
     fmt = pyoxigraph.QueryResultsFormat.from_media_type(job.results_format)
     if isinstance(results, pyoxigraph.QueryBoolean):
         return Outcome(kind="ok", body=results.serialize(format=fmt), media_type=job.results_format, count=1)
 
     variables = results.variables
     rows, truncated = _take(results, job, _row_size)
-    body = _solutions(variables, rows, truncated, fmt)
-    while job.max_bytes and len(body) > job.max_bytes and rows:
-        rows, truncated = rows[:len(rows) // 2], True
-        body = _solutions(variables, rows, True, fmt)
+    try:
+        body = _solutions(variables, rows, truncated, fmt)
+        while job.max_bytes and len(body) > job.max_bytes and rows:
+            rows, truncated = rows[:len(rows) // 2], True
+            body = _solutions(variables, rows, True, fmt)
+    except (OSError, ValueError) as err:
+        return Outcome(kind="not-acceptable", message=f"{job.results_format}: {err}")
     return Outcome(kind="ok", body=body, media_type=job.results_format, truncated=truncated, count=len(rows))
 
 

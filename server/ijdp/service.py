@@ -47,6 +47,7 @@ def service_description(endpoint_url: str, settings: Settings, void_ntriples: by
     if settings.max_answer_bytes:
         g.add((service, IJDP.maxResultBytes, Literal(settings.max_answer_bytes, datatype=XSD.integer)))
     g.add((service, IJDP.maxNesting, Literal(settings.max_nesting, datatype=XSD.integer)))
+    g.add((service, IJDP.maxProjectedVariables, Literal(settings.max_projected_variables, datatype=XSD.integer)))
     if settings.query_memory_mb:
         g.add((service, IJDP.queryMemoryLimit, Literal(settings.query_memory_mb * 1024 * 1024, datatype=XSD.integer)))
     for allowed in settings.service_allowlist:

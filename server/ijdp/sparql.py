@@ -59,6 +59,17 @@ def _declares_dataset(query: str) -> bool:
 
 
 _UNKNOWN_FUNCTION = re.compile(r"The custom function <([^>]*)> is not supported")
+MAX_UNKNOWN_FUNCTIONS = 32
+
+
+class UnknownFunctions(QuerySyntaxError):
+    """The query calls more functions the engine does not know than query_store lets be expression errors."""
+
+    def __init__(self, names: list):
+        self.names = names
+        shown = ", ".join(f"<{name}>" for name in names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        super().__init__(f"the query calls more than {MAX_UNKNOWN_FUNCTIONS} functions that this endpoint does not "
+                         f"know: {shown}")
 
 
 def _unknown_function(*args):
@@ -66,22 +77,76 @@ def _unknown_function(*args):
 
 
 def query_store(store: pyoxigraph.Store, query: str, **kwargs):
-    """store.query, where calls to unknown extension functions are expression errors.
+    """store.query, with every ORDER BY in a total order and unknown extension functions as expression errors.
 
-    SPARQL says an unsupported function call is an error that leaves its
-    variable unbound; pyoxigraph refuses the whole query instead, naming the
-    function, so each named function is registered as one that always errs.
+    pyoxigraph's sort aborts the process on some mixes of literals (ordering.py);
+    the conditions are rewritten so that it cannot. SPARQL says an unsupported
+    function call is an error that leaves its variable unbound; pyoxigraph
+    refuses the whole query instead, naming the function, so each named
+    function (up to MAX_UNKNOWN_FUNCTIONS) is registered as one that always errs.
     """
+    from .ordering import ORDER_KEY, order_key, totally_ordered
+
     functions = dict(kwargs.pop("custom_functions", None) or {})
-    for _ in range(32):
+    functions[ORDER_KEY] = order_key
+    ordered = totally_ordered(query)
+    unknown = []
+    while True:
         try:
-            return store.query(query, custom_functions=functions or None, **kwargs)
+            return store.query(ordered, custom_functions=functions, **kwargs)
+        except SyntaxError:
+            if ordered == query:
+                raise
+            ordered = query   # the parser's message, positions included, is about the query as sent
         except RuntimeError as err:
             match = _UNKNOWN_FUNCTION.search(str(err))
             if not match or pyoxigraph.NamedNode(match.group(1)) in functions:
                 raise
+            unknown.append(match.group(1))
+            if len(unknown) > MAX_UNKNOWN_FUNCTIONS:
+                raise UnknownFunctions(unknown) from None
             functions[pyoxigraph.NamedNode(match.group(1))] = _unknown_function
-    return store.query(query, custom_functions=functions, **kwargs)
+
+
+def projected_variables(query: str) -> tuple[int, bool]:
+    """(the most variables any SELECT of the query projects, whether that one is SELECT *), from its tokens.
+
+    SELECT * is counted as every variable the query names: no result can have more columns.
+    """
+    from .ordering import word
+    from .structure import LexicalError, tokens
+
+    try:
+        found = list(tokens(query))
+    except LexicalError:
+        return 0, False
+    widest, starred, everything = 0, False, None
+    for index, token in enumerate(found):
+        if word(token) != "SELECT":
+            continue
+        width, star, depth = 0, False, 0
+        for position in range(index + 1, len(found)):
+            token = found[position]
+            kind, value, _ = token
+            if kind == "punct" and value == "(":
+                depth += 1
+            elif kind == "punct" and value == ")":
+                depth -= 1
+            elif depth == 0 and kind == "var":
+                width += 1
+            elif word(token) == "AS":
+                width += 1
+            elif depth == 0 and kind == "punct" and value == "*":
+                star = True
+            elif depth <= 0 and word(token) not in ("DISTINCT", "REDUCED"):
+                break   # the projection ends at the first token at its level that is none of its own
+        if star:
+            if everything is None:
+                everything = len({value[1:] for kind, value, _ in found if kind == "var"})
+            width = everything
+        if width > widest:
+            widest, starred = width, star
+    return widest, starred
 
 
 def is_graph_result(results) -> bool:

@@ -165,6 +165,7 @@ def worker_limits(settings, internet: bool = False):
 
     prefixes = tuple((prefix, rebase_text(namespace, settings.base_iri)) for prefix, namespace in PREFIXES.items())
     return WorkerLimits(service_allowlist=tuple(settings.service_allowlist), max_depth=settings.max_nesting,
+                        max_projected_variables=settings.max_projected_variables,
                         memory_bytes=settings.query_memory_mb * 1024 * 1024, internet=internet, prefixes=prefixes)
 
 
