@@ -346,17 +346,19 @@ def _analyse(text: str) -> Analysis:
                 pending = upper
             elif upper == "FROM":
                 result.declares_dataset = True
-        # What the engine may read in a name glued to keywords, taken at its most dangerous.
+        # What the engine may read in a name glued to keywords, taken at its most dangerous. A keyword
+        # followed by a name is read so only where that name's prefix is declared (SERVICEex:x needs ex:).
         hidden = {keyword for keyword, _ in glued}
         if glued:
-            if "SERVICE" in hidden:
+            named = {keyword for keyword, at in glued if _names_declared(value, at + len(keyword), prefixes)}
+            if "SERVICE" in named:
                 result.services.append(None)
                 result.service_spans.append((start, end, None))
             for keyword, at in glued:
                 if keyword == "PREFIX":
                     prefixes[value[at + len(keyword):value.index(":")]] = None
-            result.declares_dataset = result.declares_dataset or "FROM" in hidden
-            result.loud_loads += "LOAD" in hidden
+            result.declares_dataset = result.declares_dataset or "FROM" in named
+            result.loud_loads += "LOAD" in named
         # Depth: brackets, runs of prefix operators, and chains within each bracket.
         if kind == "punct" and value in OPENING:
             chains.append(0)
@@ -411,6 +413,13 @@ def _glued(name: str) -> list:
                 found.append((piece.upper(), at))
                 reachable.add(at + length)
     return found
+
+
+def _names_declared(name: str, after: int, prefixes: dict) -> bool:
+    """Whether what follows a keyword glued into a prefixed name is a declared name (with or without SILENT or NAMED)."""
+    rest = name[after:name.index(":")]
+    readings = [rest] + [rest[len(word):] for word in ("SILENT", "NAMED") if rest[:len(word)].upper() == word]
+    return any(reading in prefixes for reading in readings)
 
 
 def _is_value(token) -> bool:
