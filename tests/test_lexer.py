@@ -276,6 +276,17 @@ def test_spans_name_the_target_tokens_in_the_original_text():
     assert found.services == [None] and escaped[slice(*found.service_spans[0][:2])] == f"<{T}>"
 
 
+@pytest.mark.parametrize("query", [
+    "PREFIX services: <http://x/> SELECT * { ?s services:p ?o }",
+    "PREFIX fromage: <http://x/> SELECT * { ?s fromage:p ?o }",
+    "PREFIX loader: <http://x/> INSERT DATA { loader:a loader:b loader:c }",
+    "SELECT * WHERE { ?s ?p trueSERVICE:x {} }",        # no ":" declared: the engine cannot read SERVICE :x
+])
+def test_a_prefix_that_begins_with_a_keyword_is_a_prefix_where_the_engine_reads_one(query):
+    found = analyse(query)
+    assert found.services == [] and not found.declares_dataset and found.loud_loads == 0
+
+
 @pytest.mark.parametrize("query, expected", [
     ("SELECT * { ?s ?p ?o FILTER(?o<2&&?o>0) }", ["?o", "<", "2", "&&", "?o", ">", "0"]),
     ("SELECT * { ?s ?p ?o FILTER(?o<=<a:x>) }", ["?o", "<=", "<a:x>"]),
