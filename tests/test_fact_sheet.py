@@ -85,3 +85,15 @@ def test_the_end_of_the_period_in_force_says_how_it_was_derived(client, publicat
 def test_only_agreements_have_a_fact_sheet(client):
     assert sheet(client, "/doc/country/india") == {}
     assert sheet(client, "/doc/organization/meity") == {}
+
+
+def test_a_document_holds_the_resource_its_neighbours_labels_and_its_provenance_only(client):
+    """The description's labels are of the resource, what it links to or from, its properties and datatypes:
+    the query once added every labelled thing of the store to any resource with a literal value."""
+    response = client.get("/doc/country/india.ttl")
+    graph = rdflib.Graph().parse(data=response.data, format="turtle")
+    india = rdflib.URIRef("https://w3id.org/ijdp/id/country/india")
+    near = {india} | set(graph.objects(india)) | set(graph.subjects(None, india)) | set(graph.predicates(india)) \
+        | set(graph.predicates(None, india)) | {o.datatype for o in graph.objects(india) if isinstance(o, rdflib.Literal)}
+    labelled = set(graph.subjects(rdflib.RDFS.label)) | set(graph.subjects(rdflib.SKOS.prefLabel))
+    assert labelled and labelled <= near, sorted(labelled - near)[:5]

@@ -34,23 +34,26 @@ CONSTRUCT {
   ?sel2 a ?selType2 ; oa:exact ?exact2 ; oa:start ?start2 ; oa:end ?end2 .
 }
 WHERE {
-  { <R> ?p ?o .
-    OPTIONAL { ?o skos:prefLabel ?ol } OPTIONAL { ?o rdfs:label ?orl } OPTIONAL { ?p rdfs:label ?pl }
-    OPTIONAL { FILTER(isLiteral(?o)) BIND(DATATYPE(?o) AS ?dt) ?dt rdfs:label ?dtl } }
-  UNION
-  { ?s ?q <R> . FILTER (?q NOT IN (rdf:subject, rdf:object))
-    OPTIONAL { ?s skos:prefLabel ?sl } OPTIONAL { ?s rdfs:label ?srl } OPTIONAL { ?q rdfs:label ?ql } }
-  UNION
-  { ?st rdf:subject <R> ; rdf:predicate ?sp ; rdf:object ?so .
-    OPTIONAL { ?st ijdp:derivationRule ?rule }
-    OPTIONAL { ?st prov:wasDerivedFrom ?origin .
-      OPTIONAL { ?origin ijdp:justification ?why ; dcterms:creator ?who ; dcterms:references ?reference }
-      OPTIONAL { ?origin oa:hasTarget ?t . ?t oa:hasSource ?src ; oa:hasSelector ?sel . ?sel a ?selType .
-                 OPTIONAL { ?sel oa:exact ?exact } OPTIONAL { ?sel oa:start ?start ; oa:end ?end } }
-      OPTIONAL { ?origin prov:wasDerivedFrom ?a2 . ?a2 oa:hasTarget ?t2 . ?t2 oa:hasSource ?src2 ; oa:hasSelector ?sel2 .
-                 ?sel2 a ?selType2 .
-                 OPTIONAL { ?sel2 oa:exact ?exact2 } OPTIONAL { ?sel2 oa:start ?start2 ; oa:end ?end2 } } } }
+  BRANCHES
 }"""
+# The resource's statements both ways with their labels, and each statement's provenance: one simple pattern
+# a branch. As nested OPTIONALs the same graph took 0.9 s for the MoC (the engine evaluated their inner
+# patterns over the whole store); as a union of branches, each bound to the resource, about a tenth.
+_OUT, _IN = "<R> ?p ?o", "?s ?q <R> FILTER (?q NOT IN (rdf:subject, rdf:object))"
+_STATEMENT = "?st rdf:subject <R> ; rdf:predicate ?sp ; rdf:object ?so"
+_ORIGIN = _STATEMENT + " ; prov:wasDerivedFrom ?origin"
+_TARGET = _ORIGIN + " . ?origin oa:hasTarget ?t . ?t oa:hasSource ?src ; oa:hasSelector ?sel . ?sel a ?selType"
+_DEEPER = (_ORIGIN + " . ?origin prov:wasDerivedFrom ?a2 . ?a2 oa:hasTarget ?t2 . ?t2 oa:hasSource ?src2 ;"
+           " oa:hasSelector ?sel2 . ?sel2 a ?selType2")
+DESCRIBE_BRANCHES = (
+    _OUT, _OUT + " . ?o skos:prefLabel ?ol", _OUT + " . ?o rdfs:label ?orl", _OUT + " . ?p rdfs:label ?pl",
+    _OUT + " FILTER(isLiteral(?o)) BIND(DATATYPE(?o) AS ?dt) ?dt rdfs:label ?dtl",
+    _IN, _IN + " ?s skos:prefLabel ?sl", _IN + " ?s rdfs:label ?srl", _IN + " ?q rdfs:label ?ql",
+    _STATEMENT, _STATEMENT + " ; ijdp:derivationRule ?rule", _ORIGIN,
+    _ORIGIN + " . ?origin ijdp:justification ?why ; dcterms:creator ?who ; dcterms:references ?reference",
+    _TARGET, _TARGET + " . ?sel oa:exact ?exact", _TARGET + " . ?sel oa:start ?start ; oa:end ?end",
+    _DEEPER, _DEEPER + " . ?sel2 oa:exact ?exact2", _DEEPER + " . ?sel2 oa:start ?start2 ; oa:end ?end2",
+)
 
 LINK_PREDICATES = (OWL.sameAs, URIRef("https://schema.org/sameAs"), SKOS.exactMatch, SKOS.closeMatch)
 LABEL_PREDICATES = (SKOS.prefLabel, RDFS.label, DCTERMS.title, FOAF.name)
@@ -60,8 +63,9 @@ MONTHS = ["January", "February", "March", "April", "May", "June", "July", "Augus
 
 def describe_query(iri: str, ontology_namespace: str) -> str:
     # The rule is read in the build's namespace and handed back under the one the page code knows.
-    return (DESCRIBE.replace("<R>", f"<{iri}>").replace("<IJDP>", f"<{ontology_namespace}>")
-            .replace("<RULE>", f"<{IJDP.derivationRule}>"))
+    branches = "\n  UNION ".join(f"{{ {pattern} }}" for pattern in DESCRIBE_BRANCHES)
+    return (DESCRIBE.replace("BRANCHES", branches).replace("<R>", f"<{iri}>")
+            .replace("<IJDP>", f"<{ontology_namespace}>").replace("<RULE>", f"<{IJDP.derivationRule}>"))
 
 
 @dataclass
