@@ -97,3 +97,32 @@ def test_a_document_holds_the_resource_its_neighbours_labels_and_its_provenance_
         | set(graph.predicates(None, india)) | {o.datatype for o in graph.objects(india) if isinstance(o, rdflib.Literal)}
     labelled = set(graph.subjects(rdflib.RDFS.label)) | set(graph.subjects(rdflib.SKOS.prefLabel))
     assert labelled and labelled <= near, sorted(labelled - near)[:5]
+
+
+def test_a_curated_value_says_who_added_it_and_why(admin_app):
+    """A value no source states (added here through the admin update path, as a curation is recorded) is
+    labelled curated on the fact sheet, with its curation's justification and reference."""
+    partnership = "https://w3id.org/ijdp/id/partnership/india-japan-digital-partnership"
+    curation = "https://w3id.org/ijdp/id/curation/test-subject"
+    update = f"""PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
+PREFIX prov: <http://www.w3.org/ns/prov#>
+PREFIX dcterms: <http://purl.org/dc/terms/>
+INSERT DATA {{
+  GRAPH <https://w3id.org/ijdp/graph/curated> {{ <{MOC}> dcterms:subject <{partnership}> }}
+  GRAPH <https://w3id.org/ijdp/graph/provenance> {{
+    <https://w3id.org/ijdp/id/statement/test-subject> a rdf:Statement ; rdf:subject <{MOC}> ;
+      rdf:predicate dcterms:subject ; rdf:object <{partnership}> ; prov:wasDerivedFrom <{curation}> .
+    <{curation}> <{IJDP.justification}> "Added by a test, to see it shown." ; dcterms:creator "the tests" ;
+      dcterms:references <https://example.org/why> }} }}"""
+    client = admin_app.test_client()
+    done = client.post("/sparql/update", data=update, content_type="application/sparql-update",
+                       headers={"Authorization": "Bearer s3cret"})
+    assert done.status_code == 200, done.get_data(as_text=True)
+    subjects = {dd.first("a").words(): dd for dd in sheet(client, "/doc/agreement/semiconductor-supply-chain-moc-2023")["Subject"]}
+    curated = subjects["India-Japan Digital Partnership"]
+    assert curated.first("span", class_="badge").words() == "curated"
+    note = curated.first("p", class_="curation").words()
+    assert "the tests" in note and "Added by a test, to see it shown." in note and "https://example.org/why" in note
+    assert not quotes(curated)
+    quoted = subjects["Japan-India Semiconductor Supply Chain Partnership"]
+    assert quotes(quoted) and not quoted.all("span", class_="badge")
