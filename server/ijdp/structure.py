@@ -59,7 +59,6 @@ def _terminals(base: str) -> dict:
         "var": re.compile(rf"[?$][{chars_u}0-9][{chars_u}0-9\u00B7\u0300-\u036F\u203F-\u2040]*+"),
         "bnode": re.compile(rf"_:[{chars_u}0-9][{chars}]*+(?:\.++[{chars}]++)*+"),
         "word": re.compile(rf"[{chars_u}][{chars}]*+"),
-        "base": re.compile(rf"[{base}]"),
     }
 
 
@@ -161,8 +160,9 @@ def _scan(text: str, pos: int, memo: list) -> tuple[str, int]:
         found = start[0].match(text, pos)
         if found:
             return start[1], found.end()
-    if char == ":" or (not memo[0] <= pos < memo[1] and _GRAMMAR["base"].match(text, pos)):
-        prefix_end = pos if char == ":" else _GRAMMAR["prefix"].match(text, pos).end()
+    prefix = None if char == ":" or memo[0] <= pos < memo[1] else _GRAMMAR["prefix"].match(text, pos)
+    if char == ":" or prefix:
+        prefix_end = prefix.end() if prefix else pos
         if text.startswith(":", prefix_end):
             local = _GRAMMAR["local"].match(text, prefix_end + 1)
             return "pname", local.end() if local else prefix_end + 1
