@@ -39,7 +39,7 @@ def own_quotes(dd) -> list[str]:
 
 def test_the_moc_page_opens_with_its_fact_sheet(client):
     rows = sheet(client, "/id/agreement/semiconductor-supply-chain-moc-2023")     # as a reader arrives: /id/ → 303
-    assert list(rows) == ["Parties", "Signed", "In force from", "In force until", "For", "Based on", "Subject"]
+    assert list(rows) == ["Parties", "Signed", "In force from", "In force until", "In force for", "Based on", "Subject"]
 
     parties = {dd.first("a").words(): dd for dd in rows["Parties"]}
     assert set(parties) == {"Ministry of Electronics and Information Technology", "Ministry of Economy, Trade and Industry"}

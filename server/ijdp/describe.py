@@ -266,7 +266,7 @@ FACT_SHEET = (
     ("Signed", ("ijdp:signing", str(DCTERMS.date))),
     ("In force from", ("ijdp:periodInForce", str(TIME.hasBeginning), str(TIME.inXSDgYearMonth))),
     ("In force until", ("ijdp:periodInForce", str(TIME.hasEnd), str(TIME.inXSDgYearMonth))),
-    ("For", ("ijdp:periodInForce", str(TIME.hasXSDDuration))),
+    ("In force for", ("ijdp:periodInForce", str(TIME.hasXSDDuration))),
     ("Based on", ("ijdp:basedOn",)),
     ("Subject", (str(DCTERMS.subject),)),
 )
