@@ -167,6 +167,10 @@ def test_load_replaces_graphs_and_a_failure_keeps_the_previous_version(virtuoso,
 def test_pages_of_a_backend_that_went_away_are_503(dist):
     app = make_app(f"sparql:http://127.0.0.1:{free_port()}/sparql", dist, wait_ready=False)
     response = app.test_client().get("/doc/" + MOC_PATH, headers={"Accept": "text/html"})
+    # A browser gets the problem as a page of the site; a program gets problem+json.
+    assert response.status_code == 503 and response.mimetype == "text/html"
+    assert "503" in response.get_data(as_text=True)
+    response = app.test_client().get("/doc/" + MOC_PATH, headers={"Accept": "text/turtle"})
     assert response.status_code == 503 and response.mimetype == "application/problem+json"
 
 
