@@ -22,6 +22,7 @@ form and datatype, so the order is the same on every run.
 """
 from __future__ import annotations
 
+import functools
 import re
 import struct
 from decimal import Decimal, InvalidOperation
@@ -182,6 +183,12 @@ NOT_CONDITIONS = frozenset({"VALUES", "LIMIT", "OFFSET"})
 WORDS = ("keyword", "name", "word")          # the lexer's kinds for a bare word
 
 
+@functools.lru_cache(maxsize=1)
+def query_tokens(text: str) -> tuple:
+    """The query's tokens, read once for the checks and the rewriting of one job (LexicalError where none fit)."""
+    return tuple(tokens(text))
+
+
 def word(token) -> str | None:
     """The upper-cased keyword a token is, if it is a bare word."""
     return token[1].upper() if token[0] in WORDS and ":" not in token[1] else None
@@ -190,7 +197,7 @@ def word(token) -> str | None:
 def totally_ordered(text: str) -> str:
     """The query with each ORDER BY condition E (outside SERVICE) read as ORDER_KEY(E); unchanged without any."""
     try:
-        found = list(tokens(text))
+        found = query_tokens(text)
     except LexicalError:
         return text
     keyed = f"<{ORDER_KEY.value}>"

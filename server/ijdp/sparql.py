@@ -113,11 +113,11 @@ def projected_variables(query: str) -> tuple[int, bool]:
 
     SELECT * is counted as every variable the query names: no result can have more columns.
     """
-    from .ordering import word
-    from .structure import LexicalError, tokens
+    from .ordering import query_tokens, word
+    from .structure import LexicalError
 
     try:
-        found = list(tokens(query))
+        found = query_tokens(query)
     except LexicalError:
         return 0, False
     widest, starred, everything = 0, False, None
