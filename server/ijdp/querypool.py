@@ -24,8 +24,6 @@ GENERATION_FILE = "ijdp-generation"
 # more than its build, and HTTP validators carry its token (caching.dataset_version).
 UPDATED_FILE = "ijdp-updated"
 STUCK_AFTER_SECONDS = 0.25
-# A stuck worker yields the CPU to everything else: workers starting, other clients' queries, the web process.
-STUCK_NICENESS = 10
 log = logging.getLogger("ijdp")
 
 
@@ -221,15 +219,6 @@ class _Worker:
         self.process.start()
         child.close()
         self.failure = ""
-        self.niced = False
-
-    def renice(self, niceness: int) -> bool:
-        try:
-            os.setpriority(os.PRIO_PROCESS, self.process.pid, niceness)
-        except (PermissionError, ProcessLookupError):
-            return False
-        self.niced = niceness > 0
-        return True
 
     def wait_ready(self, timeout: float) -> bool:
         try:
@@ -344,7 +333,7 @@ class QueryPool:
         self.limits = limits
         self.problem = "starting"
         self.max_size = max_size or size * 2
-        self.per_client = max(1, (self.max_size - size) // 2)
+        self.per_client = max(1, -(-(self.max_size - size) // 2))     # half the room to grow, rounded up
         self.ledger = ledger or Ledger()
         self.answers = answers
         self._busy_since: dict = {}
@@ -379,8 +368,11 @@ class QueryPool:
                 self._workers.add(worker)
                 self._idle.append(worker)
                 self._dispatch()
+                whole = len(self._workers) >= self.size
             self.problem = ""
-            self._ready.set()
+            if whole or self._ready.is_set():
+                # Ready once the pool is at its size: a first client never waits for the second worker.
+                self._ready.set()
             return True
         worker.kill()
         if not self._closed:
@@ -399,10 +391,6 @@ class QueryPool:
         pause = 0.5
         while not self._closed:
             with self._lock:
-                now = time.monotonic()
-                for worker, since in list(self._busy_since.items()):
-                    if not worker.niced and now - since > STUCK_AFTER_SECONDS:
-                        worker.renice(STUCK_NICENESS)
                 missing = self._target() - len(self._workers) - self._starting
                 if missing > 0:
                     self._starting += 1
@@ -564,15 +552,9 @@ class QueryPool:
         with self._lock:
             self._busy_since.pop(worker, None)
             self._finished(client)
-            if worker.niced and not worker.renice(0):
-                # Only a privileged process may lower a niceness: retire the worker instead.
-                self._workers.discard(worker)
-                surplus = worker
-                self._wake.set()
-            else:
-                self._idle.append(worker)
+            self._idle.append(worker)
             self._dispatch()
-            if surplus is None and self._idle and len(self._workers) > self._target():
+            if self._idle and len(self._workers) > self._target():
                 surplus = self._idle.pop()
                 self._workers.discard(surplus)
         if surplus is not None:
