@@ -203,48 +203,41 @@ def test_a_list_of_wikidata_countries_matches_by_id(ours_with_codes, tmp_path):
 
 
 def test_the_iso_3166_table_from_a_package_end_to_end(tmp_path, monkeypatch):
-    """Candidates, review, accept into links.sssom.tsv, VoID linkset, pages: ISO 3166-1 as pycountry ships it."""
+    """ISO 3166-1 as pycountry ships it: its entries are concepts of a code list, so the matcher proposes
+    schema:sameAs with its own justification and confidence; their IRIs are ISO's web application pages, not
+    identifiers, so accept-links refuses them, naming the candidates file and line, and the table is unchanged."""
     import shutil
-    import rdflib
     from conftest import REPO
 
     data = tmp_path / "data"
     shutil.copytree(REPO / "data", data)
-    table = data / "links.sssom.tsv"
-    table.write_text("".join(line for line in table.read_text().splitlines(keepends=True) if "iso.org" not in line))
     monkeypatch.setenv("IJDP_DATA_DIR", str(data))
     iso = tmp_path / "iso3166.csv"
     assert CliRunner().invoke(main, ["authority-table", "iso3166", "--out", str(iso)]).exit_code == 0
     candidates = tmp_path / "candidates.sssom.tsv"
     assert CliRunner().invoke(main, ["link", "--target", str(iso), "--out", str(candidates)]).exit_code == 0
     _, rows = read_sssom(candidates)
-    assert {(r["subject_id"], r["object_id"]) for r in rows} == {
-        ("ijdp:country/india", "https://www.iso.org/obp/ui/#iso:code:3166:IN"),
-        ("ijdp:country/japan", "https://www.iso.org/obp/ui/#iso:code:3166:JP")}
-    # review: a page about a code entry is matched, not merged
-    candidates.write_text(candidates.read_text().replace("\towl:sameAs\t", "\tskos:exactMatch\t"))
-    accepted = CliRunner().invoke(main, ["accept-links", str(candidates), "--reviewer", "a test", "--how", "codes agree."])
-    assert accepted.exit_code == 0 and "accepted 2 link(s)" in accepted.output
-    again = CliRunner().invoke(main, ["accept-links", str(candidates), "--reviewer", "a test", "--how", "codes agree."])
-    assert "accepted 0 link(s)" in again.output and again.output.count("already verified") == 2
-    _, verified = read_sssom(table)
-    assert [r["reviewer_label"] for r in verified if "iso.org" in r["object_id"]] == ["a test", "a test"]
-    out = tmp_path / "dist"
-    built = CliRunner().invoke(main, ["build", "--out", str(out), "--skip-reasoner"])
-    assert built.exit_code == 0, built.output
-    quads = rdflib.Dataset()
-    quads.parse(out / "ijdp.nq", format="nquads")
-    void = rdflib.URIRef("http://rdfs.org/ns/void#triples")
-    linkset = rdflib.URIRef("https://w3id.org/ijdp/id/linkset/iso3166")
-    counts = [int(o) for _, _, o, _ in quads.quads((linkset, void, None, None))]
-    assert counts == [2]
+    assert {(r["subject_id"], r["predicate_id"], r["object_id"]) for r in rows} == {
+        ("ijdp:country/india", "schema:sameAs", "https://www.iso.org/obp/ui/#iso:code:3166:IN"),
+        ("ijdp:country/japan", "schema:sameAs", "https://www.iso.org/obp/ui/#iso:code:3166:JP")}
+    assert {r["mapping_justification"] for r in rows} == {"semapv:LexicalMatching"}
+    assert all(float(r["confidence"]) == 1.0 for r in rows)
+    before = (data / "links.sssom.tsv").read_bytes()
+    refused = CliRunner().invoke(main, ["accept-links", str(candidates), "--reviewer", "a test", "--how", "codes agree."])
+    assert refused.exit_code == 2
+    message = refused.output.strip()
+    assert len(message.splitlines()) == 1 and f"{candidates}:" in message
+    line = int(message.split(f"{candidates}:", 1)[1].split(":", 1)[0])
+    assert "iso.org" in candidates.read_text().splitlines()[line - 1]
+    assert "not an identifier in a known namespace" in message
+    assert (data / "links.sssom.tsv").read_bytes() == before
 
 
 def test_the_accepted_links_show_on_the_pages(client):
-    """The ISO 3166 and EU links, accepted into data/links.sssom.tsv, are on India's page and in VoID."""
+    """The EU links, in data/links.sssom.tsv, are on India's page; ISO's web pages are not links."""
     page = client.get("/doc/country/india", headers={"Accept": "text/html"}).get_data(as_text=True)
     elsewhere = page[page.index("The same thing elsewhere"):]
-    assert "https://www.iso.org/obp/ui/#iso:code:3166:IN" in elsewhere
+    assert "https://www.iso.org/obp/ui/#iso:code:3166:IN" not in elsewhere
     assert "http://publications.europa.eu/resource/authority/country/IND" in elsewhere
 
 

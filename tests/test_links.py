@@ -6,7 +6,7 @@ import rdflib
 from rdflib import OWL, URIRef
 
 from conftest import DATA, REPO
-from ijdp.links import MAPPING_PREDICATES, links_graph, read_sssom, rows_from_graph, write_sssom
+from ijdp.links import MAPPING_PREDICATES, SCHEMA_SAME_AS, links_graph, read_sssom, rows_from_graph, write_sssom
 from ijdp.metadata import LINK_TARGETS
 
 TABLE = REPO / "data" / "links.sssom.tsv"
@@ -33,7 +33,7 @@ def sssom_report(path):
 def test_links_table_is_valid_sssom():
     msdf, problems = sssom_report(TABLE)
     assert problems == []
-    assert len(msdf.df) == 11
+    assert len(msdf.df) == 9
 
 
 def test_the_validator_rejects_an_invalid_table():
@@ -43,7 +43,7 @@ def test_the_validator_rejects_an_invalid_table():
 
 def test_published_table_is_valid_sssom_too(dist):
     msdf, problems = sssom_report(dist / "ijdp-links.sssom.tsv")
-    assert problems == [] and len(msdf.df) == 11
+    assert problems == [] and len(msdf.df) == 9
 
 
 def test_table_and_links_graph_round_trip(publication):
@@ -73,19 +73,19 @@ def test_table_text_round_trips(tmp_path):
 @pytest.mark.parametrize("subject,predicate,target", [
     ("country/india", OWL.sameAs, "http://www.wikidata.org/entity/Q668"),
     ("country/india", OWL.sameAs, "https://sws.geonames.org/1269750/"),
-    ("country/india", OWL.sameAs, "http://publications.europa.eu/resource/authority/country/IND"),
+    ("country/india", SCHEMA_SAME_AS, "http://publications.europa.eu/resource/authority/country/IND"),
     ("country/japan", OWL.sameAs, "http://www.wikidata.org/entity/Q17"),
     ("country/japan", OWL.sameAs, "https://sws.geonames.org/1861060/"),
-    ("country/japan", OWL.sameAs, "http://publications.europa.eu/resource/authority/country/JPN"),
+    ("country/japan", SCHEMA_SAME_AS, "http://publications.europa.eu/resource/authority/country/JPN"),
     ("person/narendra-modi", OWL.sameAs, "http://www.wikidata.org/entity/Q1058"),
-    ("post/prime-minister", URIRef("http://www.w3.org/2004/02/skos/core#exactMatch"), "http://www.wikidata.org/entity/Q192711"),
+    ("post/prime-minister", SCHEMA_SAME_AS, "http://www.wikidata.org/entity/Q192711"),
 ])
 def test_verified_links_are_published(publication, subject, predicate, target):
     assert (URIRef("https://w3id.org/ijdp/id/" + subject), predicate, URIRef(target)) in publication.graphs["links"]
 
 
 def test_a_memorandum_of_cooperation_is_not_mapped_to_treaty(publication):
-    # The ontology defines it as creating no obligations under international law: no treaty, not even broader.
+    # No source says it binds its parties: no treaty, not even broader.
     moc = URIRef("https://w3id.org/ijdp/ontology#MemorandumOfCooperation")
     assert list(publication.graphs["links"].predicate_objects(moc)) == []
     assert not [t for t in publication.graphs["links"] if "Treaty" in str(t[2]) or str(t[2]).endswith("Q131569")]
@@ -135,7 +135,7 @@ def test_void_counts_links_per_target(publication):
     void = rdflib.Namespace("http://rdfs.org/ns/void#")
     meta = publication.graphs["metadata"]
     counts = {str(ls).rsplit("/", 1)[1]: int(meta.value(ls, void.triples)) for ls in meta.subjects(rdflib.RDF.type, void.Linkset)}
-    assert counts == {"wikidata": 4, "geonames": 2, "eu-authority": 2, "gbizinfo": 1, "iso3166": 2}
+    assert counts == {"wikidata": 4, "geonames": 2, "eu-authority": 2, "gbizinfo": 1}
 
 
 def japanese_corporate_check_digit(base: str) -> int:
@@ -153,7 +153,7 @@ def test_meti_carries_its_corporate_number_and_links_to_gbizinfo(publication, cl
     number = str(numbers[0])
     assert len(number) == 13 and japanese_corporate_check_digit(number[1:]) == int(number[0])
     target = URIRef("http://hojin-info.go.jp/data/basic/" + number)
-    assert (meti, skos.exactMatch, target) in publication.graphs["links"]
+    assert (meti, SCHEMA_SAME_AS, target) in publication.graphs["links"]
     page = client.get("/doc/organization/meti", headers={"Accept": "text/html"}).get_data(as_text=True)
     assert "Japanese corporate number: 4000012090001" in page and f'href="{target}"' in page
 

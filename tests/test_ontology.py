@@ -73,9 +73,16 @@ def test_support_types_have_their_own_class(publication):
 
 
 def test_the_chair_is_the_head_not_merely_a_member(publication):
+    """chairedBy implies org:headOf from the body's side: a sub-property of its inverse, not the inverse
+    (tests/test_ontology_meaning.py checks what a reasoner makes of it)."""
     ijdp = rdflib.Namespace("https://w3id.org/ijdp/ontology#")
     org = rdflib.Namespace("http://www.w3.org/ns/org#")
-    assert (ijdp.chairedBy, OWL.inverseOf, org.headOf) in publication.graphs["ontology"]
+    ontology = publication.graphs["ontology"]
+    assert (ijdp.chairedBy, OWL.inverseOf, org.headOf) not in ontology
+    inverses = [p for p in ontology.objects(ijdp.chairedBy, RDFS.subPropertyOf)
+                if (p, OWL.inverseOf, org.headOf) in ontology]
+    assert inverses == [ijdp.headedBy]
+    assert not list(ontology.objects(ijdp.headedBy, RDFS.range))   # a head may be an organisation
 
 
 @pytest.mark.parametrize("term", ["http://www.w3.org/2006/time#hasXSDDuration",

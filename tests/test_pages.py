@@ -201,7 +201,7 @@ def test_void_describes_dataset_dumps_endpoint_and_linksets(client, dist, public
     dumps = set(g.objects(dataset, VOID.dataDump))
     assert len(dumps) == 12
     linksets = set(g.subjects(RDF.type, VOID.Linkset))
-    assert {str(l).rsplit("/", 1)[1] for l in linksets} == {"wikidata", "geonames", "eu-authority", "gbizinfo", "iso3166"}
+    assert {str(l).rsplit("/", 1)[1] for l in linksets} == {"wikidata", "geonames", "eu-authority", "gbizinfo"}
     for distribution in g.objects(dataset, DCAT.distribution):
         name = str(distribution).rsplit("/", 1)[1]
         if name == "sparql":    # the endpoint, reached through its data service: no file, no size

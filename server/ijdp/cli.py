@@ -302,7 +302,7 @@ def link(target, target_format, min_score, out_path, evaluate):
     from . import resources
     from .knowledge import assemble
     from .linking import candidates_table, evaluate as score_against, find_candidates, our_entities
-    from .links import expand, read_sssom
+    from .links import contract_any, expand, read_sssom
 
     publication = assemble()
     ours = our_entities(publication.merged(("facts", "curated", "ontology", "links")))
@@ -310,18 +310,19 @@ def link(target, target_format, min_score, out_path, evaluate):
     if evaluate:
         metadata, rows = read_sssom(resources.data_folder() / "links.sssom.tsv")
         curie_map = metadata.get("curie_map", {})
-        verified = [(str(expand(r["subject_id"], curie_map)), str(expand(r["object_id"], curie_map))) for r in rows]
-        present = {o for _, o in verified}
+        verified = [(str(expand(r["subject_id"], curie_map)), contract_any(expand(r["predicate_id"], curie_map)),
+                     str(expand(r["object_id"], curie_map))) for r in rows]
+        present = {o for _, _, o in verified}
     candidates = find_candidates(ours, Path(target), target_format, min_score,
                                  show_progress=out_path != "-" or not sys.stdout.isatty(), evaluate_objects=present)
     if evaluate:
         result = score_against(candidates, verified, present)
         click.echo(f"{result['relevant']} verified link(s) point into {Path(target).name}; "
                    f"{result['proposed']} candidate(s) proposed, {result['correct']} of them verified")
-        for subject, obj in result["missed"]:
-            click.echo(f"missed: {subject} -> {obj}")
-        for subject, obj in result["wrong"]:
-            click.echo(f"not verified: {subject} -> {obj}")
+        for subject, predicate, obj in result["missed"]:
+            click.echo(f"missed: {subject} {predicate} {obj}")
+        for subject, predicate, obj in result["wrong"]:
+            click.echo(f"not verified: {subject} {predicate} {obj}")
         click.echo(f"precision {result['precision']:.3f}, recall {result['recall']:.3f}")
         return
     table = candidates_table(candidates, Path(target))

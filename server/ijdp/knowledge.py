@@ -89,7 +89,7 @@ def add_annotation(provenance: Graph, annotation: URIRef, source, exact: str, wh
     add = provenance.add
     add((annotation, RDF.type, OA.Annotation))
     add((annotation, RDF.type, PROV.Entity))
-    add((annotation, OA.motivatedBy, OA.describing))
+    add((annotation, OA.motivatedBy, IJDP.supporting))   # the quote is the statements' evidence
     add((annotation, OA.hasTarget, target))
     add((target, RDF.type, OA.SpecificResource))
     add((target, OA.hasSource, source.iri))
@@ -250,9 +250,11 @@ def read_links(folder: Path) -> Graph:
 
 def assemble() -> Publication:
     """Ontology, facts, provenance, links and the computed dates (not yet types or metadata)."""
+    from .axioms import check_disjointness
     from .sources import read_sources
 
     publication = Publication(sources=read_sources(resources.data_folder()))
+    check_disjointness(resources.ontology_files())   # on ijdp's own classes only (axioms.py)
     publication.graphs["ontology"] = load_graph(*resources.ontology_files(), catalogue=True)
     for source in publication.sources:
         read_facts(source, publication)

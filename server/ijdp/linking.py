@@ -168,6 +168,14 @@ class Candidate:
     kind_note: str = ""
     supporting: set = field(default_factory=set)   # other languages whose labels agree
     by_identifier: bool = False                     # an identifier both carry decided it
+    target_is_entry: bool = False                   # a concept of a code list (or record), not the thing itself
+    kinds_agree: bool = False                       # the target's types say it is the same kind of thing
+
+    @property
+    def predicate(self) -> str:
+        """What the link would say: links.proposed_predicate, from the kind of target."""
+        from .links import contract_any, proposed_predicate
+        return contract_any(proposed_predicate(self.ours.iri, self.target, self.target_is_entry, self.kinds_agree))
 
 
 def our_entities(graph) -> list[Ours]:
@@ -192,7 +200,7 @@ def our_entities(graph) -> list[Ours]:
             kind = OUR_CODES.get(str(getattr(code, "datatype", "") or ""))
             if kind:
                 entity.identifiers.add((kind, str(code)))
-        for predicate in (OWLNS.sameAs, SKOSNS.exactMatch):
+        for predicate in (OWLNS.sameAs, URIRef("https://schema.org/sameAs"), SKOSNS.exactMatch):
             for other in graph.objects(subject, predicate):
                 if str(other).startswith(WD):
                     entity.identifiers.add(("wikidata", str(other)[len(WD):]))
@@ -392,6 +400,8 @@ def _details(path: Path, fmt: str | None, progress, wanted: set) -> dict:
                 if columns.get("type") and row.get(columns["type"]):
                     entry.types.add(row[columns["type"]])
                 entry.labels.append(row[name_column])
+                if columns.get("scheme") and row.get(columns["scheme"]):
+                    entry.schemes.add(row[columns["scheme"]])
         return found
     for quad in _quads(path, fmt, progress):
         subject = quad.subject.value if isinstance(quad.subject, pyoxigraph.NamedNode) else None
@@ -551,13 +561,16 @@ def _judge(entity: Ours, subject: str, found: _Evidence, details: dict, min_scor
     if score < min_score:
         return None
     return Candidate(entity, subject, label, round(score, 6), why, kind_note, set(found.languages),
-                     by_identifier=bool(found.identifier))
+                     by_identifier=bool(found.identifier),
+                     target_is_entry=bool(entry.schemes) or SKOS + "Concept" in entry.types,
+                     kinds_agree=bool(kinds & entity.kinds))
 
 
 def evaluate(candidates: list[Candidate], verified: list[tuple], present: set) -> dict:
-    """Precision and recall of the candidates against the verified links whose objects the target holds."""
-    relevant = {(s, o) for s, o in verified if o in present}
-    proposed = {(c.ours.iri, c.target) for c in candidates}
+    """Precision and recall of the candidates against the verified links (subject, predicate, object) whose
+    objects the target holds: a candidate with the wrong predicate is a miss, and not verified."""
+    relevant = {(s, p, o) for s, p, o in verified if o in present}
+    proposed = {(c.ours.iri, c.predicate, c.target) for c in candidates}
     top = {}
     for c in candidates:
         top.setdefault(c.ours.iri, c)
@@ -567,7 +580,8 @@ def evaluate(candidates: list[Candidate], verified: list[tuple], present: set) -
         "precision": len(right) / len(proposed) if proposed else 1.0,
         "recall": len(right) / len(relevant) if relevant else 1.0,
         "missed": sorted(relevant - proposed), "wrong": sorted(proposed - relevant),
-        "top_correct": sorted((s, o) for s, o in relevant if s in top and top[s].target == o),
+        "top_correct": sorted((s, p, o) for s, p, o in relevant
+                              if s in top and (top[s].predicate, top[s].target) == (p, o)),
     }
 
 
@@ -584,14 +598,15 @@ def candidates_table(candidates: list[Candidate], target: Path) -> str:
 
     metadata = {
         "curie_map": {"ijdp": "https://w3id.org/ijdp/id/", "owl": "http://www.w3.org/2002/07/owl#",
-                      "skos": "http://www.w3.org/2004/02/skos/core#", "semapv": "https://w3id.org/semapv/vocab/"},
+                      "skos": "http://www.w3.org/2004/02/skos/core#", "schema": "https://schema.org/",
+                      "semapv": "https://w3id.org/semapv/vocab/"},
         "mapping_set_id": "https://w3id.org/ijdp/mappings/candidates",
         "mapping_set_description": f"Candidate links from ijdp to {target.name}, for review. Not published.",
         "license": "https://creativecommons.org/licenses/by/4.0/",
     }
     rows = []
     for c in candidates:
-        predicate = "skos:exactMatch" if "concept" in c.ours.kinds else "owl:sameAs"
+        predicate = c.predicate
         subject = "ijdp:" + c.ours.iri.split("/id/", 1)[1] if "/id/" in c.ours.iri else c.ours.iri
         rows.append({"subject_id": subject, "subject_label": c.ours.label, "predicate_id": predicate,
                      "object_id": c.target, "object_label": c.target_label,

@@ -29,6 +29,8 @@ COUNTRIES = {"IND": "India", "JPN": "Japan"}
 KEYWORDS = ("semiconductors", "supply chain", "India", "Japan", "memorandum of cooperation", "MeitY", "METI",
             "linked data")
 DUMP_STEM = "ijdp"
+# The class of a document, from its metadata's kind (source.toml): what the document is is not a quote's to say.
+KIND_CLASSES = {"news article": URIRef("https://schema.org/NewsArticle")}
 
 # External datasets we link to, by IRI prefix.
 LINK_TARGETS = {
@@ -37,7 +39,6 @@ LINK_TARGETS = {
     "eu-authority": ("EU Publications Office authority tables", "http://publications.europa.eu/resource/authority/"),
     "dbpedia": ("DBpedia", "http://dbpedia.org/"),
     "gbizinfo": ("gBizINFO, Japan's corporate data", "http://hojin-info.go.jp/data/basic/"),
-    "iso3166": ("ISO 3166-1 country codes (ISO Online Browsing Platform)", "https://www.iso.org/obp/ui/#iso:code:3166:"),
 }
 
 
@@ -79,9 +80,9 @@ def add_metadata(publication: Publication) -> None:
     add((DATASET, RDF.type, DCAT.Dataset))
     add((DATASET, DCTERMS.title, Literal("India-Japan semiconductor supply chain MoC as linked data", lang="en")))
     add((DATASET, DCTERMS.description, Literal(
-        "Every fact of a news article reporting the Government of India's press release on the July 2023 Memorandum "
-        "of Cooperation between India's MeitY and Japan's METI on a Japan-India Semiconductor Supply Chain "
-        "Partnership, each tied to the sentence it came from.",
+        "Every fact of a news article on the July 2023 Memorandum of Cooperation between India's MeitY and "
+        "Japan's METI on a Japan-India Semiconductor Supply Chain Partnership, each tied to the sentence it came "
+        "from.",
         lang="en")))
     add((DATASET, DCTERMS.license, LICENSE))
     add((DATASET, DCAT.version, Literal(version)))
@@ -209,6 +210,8 @@ def describe_source(meta: Graph, source) -> None:
     add((checksum, SPDX.algorithm, SPDX.checksumAlgorithm_sha256))
     add((checksum, SPDX.checksumValue, Literal(source.sha256, datatype=XSD.hexBinary)))
     add((snapshot, DCTERMS.isFormatOf, source.document))
+    if info["kind"] in KIND_CLASSES:
+        add((source.document, RDF.type, KIND_CLASSES[info["kind"]]))
     # When the snapshot was taken, and when the document it copies was published (where stated).
     add((snapshot, DCTERMS.created, _date(info["retrieved"])))
     if info.get("date"):
