@@ -90,7 +90,7 @@ def test_query_given_files_and_named_graphs(tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["SELECT * WHERE { ?s ?p }"], "malformed query: unexpected end of the query at line 1"),
+    (["SELECT * WHERE { ?s ?p }"], "malformed query: unexpected '}' at line 1, column 24: the triple pattern has no object"),
     (["SELECT * WHERE { ?s ijpd:party ?o }"], "malformed query: undeclared prefix 'ijpd:' in 'ijpd:party' at line 1, column 21"),
     ([], "give a query"),
     (["--query", "/nonexistent.rq"], "cannot read"),

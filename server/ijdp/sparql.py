@@ -23,12 +23,14 @@ def readable_syntax_error(text: str, err: SyntaxError) -> str:
     from .structure import explain_syntax_error
 
     engine = err.args[0] if err.args else str(err)
-    explained = explain_syntax_error(text, engine) if text else engine
+    explained = explain_syntax_error(text, engine)
     if explained == engine:
         return engine
-    # The parser lists every character class it would have taken: noise to a person.
-    shortened = re.sub(r",?\s*\[[^\]]*\]", "", " ".join(engine.split())).rstrip(" ,")
-    return f"{explained}\n(parser: {shortened[:200]}{'…' if len(shortened) > 200 else ''})"
+    # Where the parser stopped, for reference. Its list of what it would have taken is left out: a PEG
+    # parser lists one alternative of many ("expected OPTIONAL" where a '.' is missing), and the
+    # explanation above repeats it where it is short and true.
+    where = engine.split(": ", 1)[0] if engine.startswith("error at ") else ""
+    return f"{explained}\n(the parser stopped {where.removeprefix('error ')})" if where else explained
 
 
 def execute(store: pyoxigraph.Store, query: str, *, union_default: bool = True,

@@ -182,6 +182,12 @@ def _scan(text: str, pos: int, memo: list) -> tuple[str, int]:
         # A word no terminal fits is one token all the same, so an error can name it.
         return ("word" if found.re is _GRAMMAR["word"] else "punct"), found.end()
     line, column = _line_column(text, pos)
+    if char in "\"'":
+        raise LexicalError(f"the string that starts with {char!r} is not closed (or holds a line break: "
+                           "use triple quotes for those)", line, column)
+    if char == "<":
+        raise LexicalError("unexpected '<': an IRI that starts here is not closed, or holds a character IRIs "
+                           "may not (space, quote, braces)", line, column)
     raise LexicalError(f"unexpected character {char!r}", line, column)
 
 
@@ -514,17 +520,21 @@ _WORD_EXPECTED = re.compile(r'^"[^"]+"$|^[A-Z_]+[A-Z0-9_]*$')
 
 
 def explain_syntax_error(text: str, engine_message: str) -> str:
-    """A syntax error people can act on: what is wrong and where, first; the parser's words after.
+    """A syntax error people can act on: what was found where, and what is missing when the tokens show it.
 
-    pyoxigraph reports the furthest point its parser reached and every
-    character class it would have accepted there. The tokens tell more: an
-    undeclared prefix is named with its own position, and otherwise the
-    message names the token found and the words and symbols that could come.
+    pyoxigraph reports the furthest point its parser reached and what it would
+    have taken there, as a PEG parser sees it: often one keyword of many
+    ("expected OPTIONAL" where a '.' is missing). The tokens tell more: an
+    undeclared prefix, a bracket left open, a triple without its object, a
+    misspelt query form. The parser's list is kept only when it is short and
+    made of symbols, the one case where it is the whole truth.
     """
     try:
         found = list(tokens(text))
     except LexicalError as err:
         return str(err)
+    if not found:
+        return "the query is empty"
 
     def declares(index: int) -> bool:
         return index > 0 and found[index - 1][1].upper() == "PREFIX"
@@ -540,21 +550,127 @@ def explain_syntax_error(text: str, engine_message: str) -> str:
             known = ", ".join(sorted(f"{p}:" for p in declared)) or "none"
             return (f"undeclared prefix {prefix + ':'!r} in {value!r} at line {line}, column {column} "
                     f"(declared: {known})")
+    start = _first_word(text, found)
+    if start is not None:
+        return start
     match = _ENGINE_POSITION.search(engine_message)
     if not match:
         return engine_message
-    line, column = int(match.group(1)), int(match.group(2))
-    offset = _offset(text, line, column)
+    offset = _offset(text, int(match.group(1)), int(match.group(2)))
+    unmatched, unclosed = _brackets(found)
+    if unmatched is not None and found[unmatched][2] <= offset:
+        line, column = _line_column(text, found[unmatched][2])
+        return f"unexpected {found[unmatched][1]!r} at line {line}, column {column}: nothing is open here to close"
     junk = _trailing_junk(found, len(text))
-    after = [(value, at) for _, value, at in found if at >= min(offset, junk)]
-    where = _line_column(text, after[0][1]) if after else (line, column)
-    unexpected = f"unexpected {after[0][0][:40]!r}" if after else "unexpected end of the query"
-    if junk < offset:
-        expected = "; the query ends before it (only GROUP BY, HAVING, ORDER BY, LIMIT, OFFSET or VALUES may follow)"
+    limit = min(offset, junk)
+    at = next((index for index, token in enumerate(found) if token[2] >= limit), len(found))
+    # The parser's position is where it gave up, often past the mistake: the first place before it
+    # where the tokens show something missing is the one to report.
+    mistake = next(((index, hint) for index in range(at + 1) if (hint := _hint(found, index))), None)
+    if mistake is not None:
+        at, hint = mistake
+    elif at < len(found) and junk < offset:
+        hint = "the query ends before it (only GROUP BY, HAVING, ORDER BY, LIMIT, OFFSET or VALUES may follow)"
     else:
-        words = [w.strip('"') for w in (part.strip() for part in match.group(3).split(",")) if _WORD_EXPECTED.match(w)]
-        expected = f"; expected {', '.join(words[:10])}" if words else ""
-    return f"{unexpected} at line {where[0]}, column {where[1]}{expected}"
+        hint = ""
+    if at == len(found) and unclosed and not hint:
+        line, column = _line_column(text, found[unclosed[-1]][2])
+        closer = {"{": "}", "(": ")", "[": "]"}[found[unclosed[-1]][1]]
+        return (f"the query ends before the {found[unclosed[-1]][1]!r} opened at line {line}, column {column} "
+                f"is closed: a {closer!r} is missing")
+    if at == len(found):
+        where, unexpected = _line_column(text, len(text)), "unexpected end of the query"
+    else:
+        where, unexpected = _line_column(text, found[at][2]), f"unexpected {found[at][1][:40]!r}"
+    if not hint:
+        said = [part.strip() for part in match.group(3).split(",") if part.strip()]
+        symbols = [w.strip('"') for w in said if w.startswith('"') and _WORD_EXPECTED.match(w)]
+        if said and len(said) == len(symbols) <= 4:
+            hint = "expected " + " or ".join(repr(symbol) for symbol in symbols)
+    return f"{unexpected} at line {where[0]}, column {where[1]}" + (f": {hint}" if hint else "")
+
+
+_OPERATORS = frozenset({"=", "!=", "<", ">", "<=", ">=", "+", "-", "*", "/", "&&", "||", "!"})
+_TERM_KINDS = frozenset({"var", "iri", "pname", "string", "number", "bnode", "nil", "anon"})
+_PATTERN_BOUNDARIES = frozenset({"{", ".", ";", ","})
+
+
+def _is_term(kind: str, value: str) -> bool:
+    return kind in _TERM_KINDS or (kind == "keyword" and value.upper() in ("A", "TRUE", "FALSE"))
+
+
+def _first_word(text: str, found) -> str | None:
+    """A request whose first word (after PREFIX and BASE) begins no query or update, with a likely fix."""
+    import difflib
+
+    index = 0
+    while index < len(found) and found[index][1].upper() in ("PREFIX", "BASE"):
+        index += 3 if found[index][1].upper() == "PREFIX" else 2
+    if index >= len(found):
+        return None
+    kind, value, _ = found[index]
+    word = value.upper()
+    if word in QUERY_FORMS or word in UPDATE_KEYWORDS or kind == "punct":
+        return None
+    forms = sorted(QUERY_FORMS) + sorted(UPDATE_KEYWORDS)
+    close = difflib.get_close_matches(word, forms, n=1, cutoff=0.6)
+    line, column = _line_column(text, found[index][2])
+    return (f"unexpected {value[:40]!r} at line {line}, column {column}: a query begins with SELECT, "
+            f"CONSTRUCT, DESCRIBE or ASK, after any PREFIX and BASE" + (f"; did you mean {close[0]}?" if close else ""))
+
+
+def _brackets(found) -> tuple[int | None, list]:
+    """(index of the first closing bracket with nothing to close, indexes of the brackets still open at the end)."""
+    stack = []
+    for index, (kind, value, _) in enumerate(found):
+        if kind == "punct" and value in OPENING:
+            stack.append(index)
+        elif kind == "punct" and value in CLOSING:
+            if not stack:
+                return index, stack
+            stack.pop()
+    return None, stack
+
+
+def _hint(found, at: int) -> str:
+    """What the tokens just before position at show to be missing there, or ''."""
+    before = found[at - 1] if at else None
+    here = found[at] if at < len(found) else None
+    ends_here = here is None or (here[0] == "punct" and here[1] in ("}", ")", ".", ";", ","))
+    if before is not None and before[1].upper() == "WHERE" and before[0] == "keyword" and \
+            (here is None or here[1] != "{"):
+        return "WHERE is followed by a group pattern in braces: '{' is missing"
+    if before is not None and before[0] == "punct" and before[1] in _OPERATORS and ends_here and \
+            (before[1] != "*" or (at >= 2 and (_is_term(*found[at - 2][:2]) or found[at - 2][1] == ")"))):
+        return f"an operand is missing after {before[1]!r}"
+    # The terms of the triple pattern being read, back to the bracket or separator that began it
+    # (four are enough to tell; the walk back stays short whatever the query).
+    terms, index = 0, at - 1
+    while index >= 0 and terms < 4 and _is_term(found[index][0], found[index][1]):
+        terms, index = terms + 1, index - 1
+    began = found[index][1] if index >= 0 and found[index][0] == "punct" else None
+    if began not in _PATTERN_BOUNDARIES or (began == "{" and _opens_data(found, index)):
+        return ""
+    wanted = {"{": 3, ".": 3, ";": 2, ",": 1}[began] - terms
+    if ends_here and wanted == 1:
+        return "the triple pattern has no object"
+    if ends_here and wanted == 2 and began != "{":
+        return "the triple pattern has a subject but no predicate and object"
+    if here is not None and _is_term(here[0], here[1]) and wanted <= 0 and terms < 4:
+        return f"a '.' is missing after {found[at - 1][1][:40]!r}, between two triple patterns"
+    return ""
+
+
+def _opens_data(found, brace: int) -> bool:
+    """Whether the '{' at index brace opens a VALUES data block (rows of values, not triple patterns)."""
+    index = brace - 1
+    if index >= 0 and found[index][0] == "var":
+        index -= 1
+    elif index >= 0 and found[index][1] in (")", "()"):
+        while index >= 0 and found[index][1] not in ("(", "()"):
+            index -= 1
+        index -= 1
+    return index >= 0 and found[index][1].upper() == "VALUES"
 
 
 MODIFIERS = frozenset({"GROUP", "BY", "HAVING", "ORDER", "ASC", "DESC", "LIMIT", "OFFSET", "VALUES", "WHERE"})
