@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
+from conftest import make_app
 from ijdp import fairness
 from ijdp.config import Settings
 from ijdp.errors import IjdpError
@@ -191,6 +192,26 @@ def test_the_plan_stays_under_the_budget_or_refuses_in_one_line(budget, worker, 
     if plan.query_workers < most:                                         # the budget, not the setting, stopped it
         one_answer = -(-fairness.ANSWER_COPIES * answer // 2**20)
         assert plan.used_mb - plan.answers_mb + plan.worker_mb + one_answer > budget
+
+
+def test_a_small_machine_lowers_each_querys_memory_rather_than_refusing_to_serve(prepared_store, dist):
+    """The default budget on a 4 GiB machine: two workers of less memory; a budget given by hand is kept as given."""
+    small = plan_memory(Settings(), machine=lambda: (4096, "MemTotal"))
+    assert small.used_mb <= 2048 and small.query_workers == 2
+    assert fairness.MIN_QUERY_MEMORY_MB <= small.query_memory_mb < Settings().query_memory_mb
+    assert "lowered to" in small.line()
+    assert plan_memory(Settings(), machine=lambda: (64000, "MemTotal")).query_memory_mb == Settings().query_memory_mb
+    with pytest.raises(IjdpError):
+        plan_memory(Settings(memory_budget_mb=900))
+    # What the plan sets is what the workers get, and what the service description declares.
+    from unittest import mock
+    with mock.patch.object(fairness, "machine_memory_mb", lambda: (4096, "MemTotal")):
+        app = make_app(prepared_store, dist, wait_ready=False)
+    try:
+        assert app.config["IJDP_SETTINGS"].query_memory_mb == small.query_memory_mb
+        assert app.extensions["ijdp_pool"].limits.memory_bytes == small.query_memory_mb * 2**20
+    finally:
+        app.extensions["ijdp_pool"].close()
 
 
 def test_serve_refuses_a_budget_that_cannot_hold_the_minimum(dist):

@@ -55,6 +55,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.config["IJDP_STORE_SPEC"] = spec
     from . import fairness
     shared = app.extensions["ijdp_sharing"] = fairness.sharing(settings)
+    # The plan may lower each query's memory to fit a small machine: every part of the server reads that.
+    settings = settings.with_overrides(query_memory_mb=shared.plan.query_memory_mb)
+    app.config["IJDP_SETTINGS"] = settings
     app.extensions["ijdp_pool"], app.config["IJDP_STORE"] = open_backend(spec, settings, shared)
 
     @app.before_request

@@ -25,6 +25,7 @@ HELD: contextvars.ContextVar = contextvars.ContextVar("ijdp_held_answers", defau
 
 ANSWER_COPIES = 3          # an answer in the web process: the pipe's buffer, the unpickled bytes, the response's copy
 WEB_PROCESS_MB = 256       # the web process and the forkserver, idle: 150 MiB measured, with room for its threads
+MIN_QUERY_MEMORY_MB = 128  # below this a query worker answers little; the default budget lowers no further
 WORKER_CODE_MB = 64        # a worker's code and stack, outside its RLIMIT_DATA (an idle worker's RSS: 45 MiB)
 FEDERATION_WORKERS = 4     # the federation pool's most workers (it exists only with an allow-list)
 MAX_CLIENTS_KEPT = 10_000  # buckets kept before full, idle ones are forgotten
@@ -201,6 +202,11 @@ class MemoryPlan:
     answers_mb: int             # answers in flight in the web process
 
     @property
+    def query_memory_mb(self) -> int:
+        """Each query's memory limit (RLIMIT_DATA), as the plan sets it."""
+        return self.worker_mb - WORKER_CODE_MB
+
+    @property
     def used_mb(self) -> int:
         workers = self.query_workers + self.federation_workers + self.update_workers
         return WEB_PROCESS_MB + self.cache_mb + self.answers_mb + workers * self.worker_mb
@@ -253,18 +259,26 @@ def machine_memory_mb(proc=Path("/proc"), cgroups=Path("/sys/fs/cgroup")) -> tup
     return found, source
 
 
-def plan_memory(settings, machine=machine_memory_mb) -> MemoryPlan:
+def plan_memory(settings, machine=None) -> MemoryPlan:
     """How many workers and answer bytes fit the budget; an IjdpError when even the minimum does not."""
+    machine = machine or machine_memory_mb
     if settings.memory_budget_mb:
         budget, source = settings.memory_budget_mb, "--memory-budget-mb"
     else:
         total, what = machine()
         budget, source = total // 2, f"half of {total} MiB, {what}"
-    worker = settings.query_memory_mb + WORKER_CODE_MB
     federation = FEDERATION_WORKERS if settings.service_allowlist else 0
     updates = 1 if settings.admin_token else 0
     cache = math.ceil(settings.result_cache_bytes * 1.5 / 2**20)    # the pool's cache and the response cache (half)
     one_answer = math.ceil(ANSWER_COPIES * settings.max_answer_bytes / 2**20)
+    processes = federation + updates + settings.query_workers
+    worker = settings.query_memory_mb + WORKER_CODE_MB
+    room = budget - WEB_PROCESS_MB - cache - one_answer
+    if not settings.memory_budget_mb and processes * worker > room:
+        # A small machine and the default budget: each query gets less memory rather than the server none.
+        fitting = room // processes - WORKER_CODE_MB
+        if fitting >= MIN_QUERY_MEMORY_MB:
+            worker, source = fitting + WORKER_CODE_MB, f"{source}; each query's memory lowered to {fitting} MiB to fit"
     fixed = WEB_PROCESS_MB + cache + (federation + updates) * worker
     minimum = fixed + settings.query_workers * worker + one_answer
     if minimum > budget:
@@ -287,7 +301,7 @@ class Sharing:
     trusted: tuple              # the trusted proxies' networks
 
 
-def sharing(settings, machine=machine_memory_mb) -> Sharing:
+def sharing(settings, machine=None) -> Sharing:
     plan = plan_memory(settings, machine)
     return Sharing(plan, Ledger(settings.client_query_seconds, settings.client_queries_in_flight),
                    AnswerRoom(plan.answers_mb * 2**20), trusted_networks(settings.trusted_proxies))
