@@ -254,8 +254,8 @@ def assemble() -> Publication:
     from .sources import read_sources
 
     publication = Publication(sources=read_sources(resources.data_folder()))
-    check_disjointness(resources.ontology_files())   # on ijdp's own classes only (axioms.py)
     publication.graphs["ontology"] = load_graph(*resources.ontology_files(), catalogue=True)
+    check_disjointness(publication.graphs["ontology"], resources.ontology_files())   # on ijdp's own classes only
     for source in publication.sources:
         read_facts(source, publication)
     read_curated(resources.data_folder() / "curated.trig", publication)

@@ -21,6 +21,7 @@ import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import yaml
 from rdflib import OWL, RDF, RDFS, XSD, Graph, Literal, Namespace, URIRef
@@ -58,7 +59,7 @@ class IdentifierSpace:
     name: str
     prefix: str
     kind: str
-    well_formed: object           # local part -> bool
+    well_formed: Callable[[str], bool]   # of the IRI's local part
     same_kind_as: tuple = ()      # our IRI kinds (id/<kind>/...) an owl:sameAs may name; () for any
 
 
@@ -87,11 +88,11 @@ def _eu_entry(local: str) -> bool:
 IDENTIFIER_NAMESPACES = (
     IdentifierSpace("Wikidata", "http://www.wikidata.org/entity/Q", "individual", _digits),
     IdentifierSpace("GeoNames", "https://sws.geonames.org/", "individual",
-               lambda local: local.endswith("/") and _digits(local[:-1]), same_kind_as=("country",)),
-    IdentifierSpace("the EU Publications Office authority tables", "http://publications.europa.eu/resource/authority/",
-               "entry", _eu_entry),
+                    lambda local: local.endswith("/") and _digits(local[:-1]), same_kind_as=("country",)),
+    IdentifierSpace("the EU Publications Office authority tables",
+                    "http://publications.europa.eu/resource/authority/", "entry", _eu_entry),
     IdentifierSpace("gBizINFO (the Japanese corporate number)", "http://hojin-info.go.jp/data/basic/", "entry",
-               _corporate_number),
+                    _corporate_number),
 )
 KNOWN = ", ".join(n.name for n in IDENTIFIER_NAMESPACES)
 # Our kinds that no other dataset's individual is: Wikidata models positions as classes (Prime Minister of
