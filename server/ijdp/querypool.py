@@ -460,6 +460,11 @@ class QueryPool:
     def _run(self, job: Job, timeout: float, client, held: list) -> Outcome:
         try:
             worker = self._acquire(timeout, client)
+            while worker.process.exitcode is not None:
+                # It died while idle (killed from outside, or its memory limit): it ran nothing of this
+                # job, so the job goes to another worker rather than failing with its death.
+                self._replace(worker, client)
+                worker = self._acquire(timeout, client)
         except BaseException:
             self.ledger.done(client, 0.0)
             raise
