@@ -65,6 +65,18 @@ class Outcome:
     form: str = "SELECT"
 
 
+# What every worker and update process imports: loaded once by the fork server, so that a new process
+# starts from a fork with them in memory (an update process took 0.3 s to start while each imported them).
+WORKER_MODULES = ["pyoxigraph", "ijdp.querypool", "ijdp.results", "ijdp.sandbox", "ijdp.structure", "ijdp.sparql"]
+
+
+def forkserver():
+    """The multiprocessing context of every query and update process (set up before its server starts)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(WORKER_MODULES)
+    return context
+
+
 class QueryTimeout(Exception):
     pass
 
@@ -342,7 +354,7 @@ class QueryPool:
         self.size = size
         self.start_timeout = start_timeout
         self.cache = BoundedCache(cache_bytes)
-        self._context = multiprocessing.get_context("forkserver")
+        self._context = forkserver()
         self._idle: deque = deque()
         self._waiting: dict = {}          # client -> deque of _Waiter, oldest first
         self._running: dict = {}          # client -> queries running
@@ -667,7 +679,7 @@ _UPDATES = threading.Lock()
 def _run_update(store_path, update: str, timeout: float, limits: WorkerLimits) -> tuple[str, str]:
     from . import sandbox
 
-    context = multiprocessing.get_context("forkserver")
+    context = forkserver()
     parent, child = context.Pipe()
     process = context.Process(target=_update_main, args=(str(store_path), update, child, limits), daemon=True)
     process.start()
