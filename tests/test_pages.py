@@ -331,7 +331,9 @@ def test_the_source_is_called_what_it_is_a_news_article(client, publication):
     texts = " ".join(str(o) for o in meta.objects() if isinstance(o, rdflib.Literal))
     assert "the press release as published" not in texts and "news article" in texts
     page = client.get("/", headers={"Accept": "text/html"}).get_data(as_text=True)
-    assert ">the press release</a>" not in page and "a news article reporting the press release" in page
+    # What the document is, as its metadata says; that it reports a press release no reference says.
+    assert ">the press release</a>" not in page and "press release" not in page
+    assert "a news article on the Union Cabinet being apprised" in page
 
 
 def test_curated_statements_show_who_why_and_the_reference_not_a_quote(client):
