@@ -439,3 +439,19 @@ def test_the_admin_token_is_given_once(served, tmp_path):
     assert result.exit_code == 2 and "the first line is empty" in result.output and settings is None
     result, settings = served("--admin-token-file", str(token_file), env={"IJDP_ADMIN_TOKEN": "t2"})
     assert result.exit_code == 2 and "give the admin token once" in result.output and settings is None
+
+
+def test_an_sssom_table_whose_yaml_block_uses_aliases_is_refused_in_one_line(tmp_path):
+    """A YAML alias bomb in the metadata block: refused before anything is expanded."""
+    from ijdp.errors import IjdpError
+    from ijdp.links import read_sssom
+
+    lines = ["# a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"# {chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+              f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]"
+              for i in range(9)]
+    table = tmp_path / "bomb.sssom.tsv"
+    table.write_text("\n".join(lines) + "\nsubject_id\tpredicate_id\tobject_id\tmapping_justification\n")
+    with pytest.raises(IjdpError) as refused:
+        read_sssom(table)
+    assert str(refused.value).startswith(f"{table}: the YAML metadata block uses an alias")

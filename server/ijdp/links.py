@@ -181,6 +181,9 @@ def read_sssom(path: Path) -> tuple[dict, list[dict]]:
     numbers = [number for number, line in enumerate(lines, start=1) if not line.startswith("#")]
     body = "\n".join(line for line in lines if not line.startswith("#"))
     try:
+        # An alias can repeat a node without bound (a YAML "billion laughs"); SSSOM metadata needs none.
+        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(header, Loader=yaml.SafeLoader)):
+            raise IjdpError(f"{path}: the YAML metadata block uses an alias (*name): write the value out instead")
         metadata = yaml.safe_load(header) or {}
     except yaml.YAMLError as err:
         raise IjdpError(f"{path}: the YAML metadata block does not parse: {err}") from None
