@@ -100,3 +100,27 @@ def admin_app(prepared_store, dist, tmp_path):
     app = make_app(str(copy), dist, admin_token="s3cret")
     yield app
     app.extensions["ijdp_pool"].close()
+
+
+class Listener:
+    """A TCP listener on 127.0.0.1 that counts the connections it is offered (and answers none)."""
+
+    def __init__(self, backlog: int = 64):
+        import socket
+        import threading
+
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.listen(backlog)
+        self.port = self.socket.getsockname()[1]
+        self.connections = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                connection, _ = self.socket.accept()
+            except OSError:
+                return
+            self.connections += 1
+            connection.close()

@@ -3,7 +3,6 @@ import json
 import socket
 import subprocess
 import sys
-import threading
 from decimal import Decimal
 
 import pyoxigraph
@@ -12,7 +11,7 @@ import rdflib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import make_app
+from conftest import Listener, make_app
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
 JSON = {"Accept": "application/sparql-results+json"}
@@ -238,25 +237,6 @@ def test_a_few_unknown_functions_are_expression_errors_as_sparql_says(client):
 
 # ------------------------------------------------------------------ outbound calls the sandbox refused
 
-class Listener:
-    """A TCP listener on 127.0.0.1 that counts the connections it is offered."""
-
-    def __init__(self):
-        self.socket = socket.socket()
-        self.socket.bind(("127.0.0.1", 0))
-        self.socket.listen(16)
-        self.port = self.socket.getsockname()[1]
-        self.connections = 0
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                connection, _ = self.socket.accept()
-            except OSError:
-                return
-            self.connections += 1
-            connection.close()
 
 
 @pytest.fixture

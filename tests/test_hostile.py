@@ -17,28 +17,9 @@ import time
 
 import pytest
 
-from conftest import make_app
+from conftest import Listener, make_app
 
 
-class Listener:
-    """A TCP listener on 127.0.0.1 that counts the connections it is offered (and answers none)."""
-
-    def __init__(self):
-        self.socket = socket.socket()
-        self.socket.bind(("127.0.0.1", 0))
-        self.socket.listen(64)
-        self.port = self.socket.getsockname()[1]
-        self.connections = 0
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                connection, _ = self.socket.accept()
-            except OSError:
-                return
-            self.connections += 1
-            connection.close()
 
 
 @pytest.fixture(scope="module")
