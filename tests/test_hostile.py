@@ -409,3 +409,34 @@ def test_any_if_none_match_gets_an_answer_and_never_a_crash(client, value):
     assert response.status_code in (200, 304)
     if value == "*":
         assert response.status_code == 304      # "*" matches any current representation
+
+
+class _Planted:
+    """Unpickling this writes a file: what a compromised worker would send to run code in the web process."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_the_web_process_unpickles_nothing_a_worker_sends(tmp_path):
+    import multiprocessing
+
+    from ijdp.querypool import MalformedMessage, Outcome, _answer, _answer_header
+
+    parent, child = multiprocessing.Pipe()
+    planted = tmp_path / "ran-in-the-web-process"
+    child.send(_Planted(str(planted)))                      # a pickle, as the old protocol read them
+    with pytest.raises(MalformedMessage):
+        _answer_header(parent)
+    assert not planted.exists()
+    child.send_bytes(b'{"kind": "ok", "size": -1}')          # JSON of another shape
+    with pytest.raises(MalformedMessage):
+        _answer_header(parent)
+    _answer(child, Outcome(kind="ok", body=b"{}", media_type="application/sparql-results+json", truncated=True))
+    header = _answer_header(parent)
+    assert header == {"kind": "ok", "media_type": "application/sparql-results+json", "truncated": True, "count": 0,
+                      "message": "", "form": "SELECT", "size": 2}
+    assert parent.recv_bytes(2) == b"{}"

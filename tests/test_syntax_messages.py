@@ -20,6 +20,8 @@ CASES = [
     ("SELECT * WHERE { ?s ?p ?o } }", ["nothing is open here to close", "column 29"], []),
     ("SELECT * WHERE { ?s ?p ?o } LIMT 3", ["unexpected 'LIMT' at line 1, column 29"], []),
     ("", ["the query is empty"], []),
+    ("SELECT * WHERE { ?s ?p << ?a ?b ?c", ["a '>>' is missing"], []),
+    ("SELECT * WHERE { ?s ?p ?o {| ?a ?b", ["is missing"], []),
 ]
 
 

@@ -8,6 +8,7 @@ file changes and each worker reopens its read-only view before its next query.
 """
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing
 import os
@@ -176,7 +177,7 @@ def _worker_main(store_path: str, conn, memory_base: str | None = None, limits: 
         try:
             sandbox.restrict_network(limits.service_allowlist if limits.internet else ())
         except sandbox.SandboxUnavailable as err:
-            conn.send(f"sandbox unavailable: {err}")
+            _say(conn, f"sandbox unavailable: {err}")
             return
     # Open before announcing readiness, so that /healthz means "the store is open".
     in_memory = store_path.startswith("memory:")
@@ -186,13 +187,13 @@ def _worker_main(store_path: str, conn, memory_base: str | None = None, limits: 
         else:
             store, seen = pyoxigraph.Store.read_only(store_path), generation(store_path)
     except OSError as err:
-        conn.send(f"store unavailable: {err}")
+        _say(conn, f"store unavailable: {err}")
         return
     syntax_store = None if in_memory else store
     if in_memory:
         syntax_store = _empty_read_only_store()
     sandbox.limit_memory(limits.memory_bytes)
-    conn.send("ready")
+    _say(conn, "ready")
     while True:
         try:
             job = conn.recv()
@@ -218,10 +219,42 @@ def _worker_main(store_path: str, conn, memory_base: str | None = None, limits: 
         _answer(conn, outcome)
 
 
+# What a worker sends is data of a fixed shape (a JSON header, then the answer's bytes), never a pickle:
+# the web process unpickles nothing a process that ran a requester's query could have written.
+HEADER_BYTES = 1024 * 1024
+OUTCOME_FIELDS = {"kind": str, "media_type": str, "truncated": bool, "count": int, "message": str, "form": str}
+
+
+class MalformedMessage(ValueError):
+    """A worker sent something that is not a message of the contract."""
+
+
+def _say(conn, text: str) -> None:
+    conn.send_bytes(text.encode("utf-8"))
+
+
+def _hear(conn) -> str:
+    return conn.recv_bytes(HEADER_BYTES).decode("utf-8", "replace")
+
+
 def _answer(conn, outcome: Outcome) -> None:
-    # The size first: the web process reads the answer once it has room for it.
-    conn.send(len(outcome.body))
-    conn.send(outcome)
+    # The header (with the size) first: the web process reads the answer once it has room for it.
+    header = {name: getattr(outcome, name) for name in OUTCOME_FIELDS}
+    conn.send_bytes(json.dumps({**header, "size": len(outcome.body)}).encode("utf-8"))
+    conn.send_bytes(outcome.body)
+
+
+def _answer_header(conn) -> dict:
+    try:
+        header = json.loads(conn.recv_bytes(HEADER_BYTES))
+        fields = {name: kind(header[name]) if isinstance(header[name], kind) else None
+                  for name, kind in OUTCOME_FIELDS.items()}
+        size = header["size"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise MalformedMessage(f"a query worker sent an answer of another shape ({type(err).__name__})") from None
+    if None in fields.values() or not isinstance(size, int) or size < 0:
+        raise MalformedMessage("a query worker sent an answer of another shape")
+    return {**fields, "size": size}
 
 
 class _Worker:
@@ -237,7 +270,7 @@ class _Worker:
             if not self.conn.poll(timeout):
                 self.failure = f"it did not open the store within {timeout:g} s"
                 return False
-            message = self.conn.recv()
+            message = _hear(self.conn)
         except (EOFError, OSError):
             self.failure = "it stopped while opening the store"
             return False
@@ -470,13 +503,19 @@ class QueryPool:
         return outcome
 
     def _run(self, job: Job, timeout: float, client, held: list) -> Outcome:
+        waited_until = time.monotonic() + timeout
         try:
             worker = self._acquire(timeout, client)
             while worker.process.exitcode is not None:
                 # It died while idle (killed from outside, or its memory limit): it ran nothing of this
-                # job, so the job goes to another worker rather than failing with its death.
+                # job, so the job goes to another worker rather than failing with its death (within the
+                # one wait the job has).
+                log.error("a query worker was found dead before its job: %s", worker.cause_of_death())
                 self._replace(worker, client)
-                worker = self._acquire(timeout, client)
+                left = waited_until - time.monotonic()
+                if left <= 0:
+                    raise PoolBusy("every query worker stayed busy (or died) for the whole timeout")
+                worker = self._acquire(left, client)
         except BaseException:
             self.ledger.done(client, 0.0)
             raise
@@ -488,7 +527,8 @@ class QueryPool:
         try:
             worker.conn.send(job)
             if worker.conn.poll(max(0.0, deadline - time.monotonic())):
-                size = worker.conn.recv()
+                header = _answer_header(worker.conn)
+                size = header.pop("size")
                 finished = time.monotonic()
                 if self.answers is not None:
                     # The answer is read only once the web process has room for it.
@@ -498,13 +538,22 @@ class QueryPool:
                         raise PoolBusy("the server holds as many answers as its memory budget allows; "
                                        "this one waited for room for the whole timeout")
                     held.append((self.answers, reserved))
-                outcome = worker.conn.recv()
+                outcome = Outcome(body=worker.conn.recv_bytes(max(size, 1)), **header)
                 self._release(worker, client)
                 return outcome
         except (EOFError, OSError, BrokenPipeError):
             cause = worker.cause_of_death()
             self._replace(worker, client)
             raise cause from None
+        except PoolBusy:
+            raise
+        except BaseException as err:
+            # Whatever else went wrong, the worker is in an unknown state: it goes, and its client's
+            # place with it, so nothing stays counted as running.
+            self._replace(worker, client)
+            if isinstance(err, MalformedMessage):
+                raise WorkerCrashed(str(err)) from None
+            raise
         finally:
             self.ledger.done(client, (finished or time.monotonic()) - started)
         self._replace(worker, client)
@@ -602,6 +651,10 @@ class QueryPool:
 
 # ------------------------------------------------------------- updates
 
+def _report(conn, status: str, message) -> None:
+    conn.send_bytes(json.dumps([status, str(message)]).encode("utf-8"))
+
+
 def _update_main(store_path: str, update: str, conn, limits: WorkerLimits = WorkerLimits()) -> None:
     import fcntl
 
@@ -615,31 +668,31 @@ def _update_main(store_path: str, update: str, conn, limits: WorkerLimits = Work
     try:
         sandbox.restrict_network()
     except sandbox.SandboxUnavailable as err:
-        conn.send(("error", str(err)))
+        _report(conn, "error", str(err))
         return
     sandbox.limit_memory(limits.memory_bytes)
     try:
         found = analyse(update)
     except LexicalError as err:
-        conn.send(("syntax", str(err)))
+        _report(conn, "syntax", str(err))
         return
     if found.depth > limits.max_depth:
-        conn.send(("too-deep", f"the update nests {found.depth} levels deep; the limit is {limits.max_depth}"))
+        _report(conn, "too-deep", f"the update nests {found.depth} levels deep; the limit is {limits.max_depth}")
         return
     try:
         _empty_read_only_store().update(update)   # parses, then refuses to write: a syntax check only
     except SyntaxError as err:
-        conn.send(("syntax", err.args[0] if err.args else str(err)))
+        _report(conn, "syntax", err.args[0] if err.args else str(err))
         return
     except (OSError, RuntimeError, ValueError):
         pass
     if found.loud_loads:
-        conn.send(("load-refused", "LOAD is refused: this server makes no outbound requests "
-                                   "(LOAD SILENT succeeds without loading)."))
+        _report(conn, "load-refused", "LOAD is refused: this server makes no outbound requests "
+                                   "(LOAD SILENT succeeds without loading).")
         return
     if found.services:
         shown = found.services[0] or "a variable"
-        conn.send(("service-refused", f"SERVICE {shown} is not allowed in an update: updates make no outbound requests."))
+        _report(conn, "service-refused", f"SERVICE {shown} is not allowed in an update: updates make no outbound requests.")
         return
     with open(Path(store_path).parent / (Path(store_path).name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -650,13 +703,13 @@ def _update_main(store_path: str, update: str, conn, limits: WorkerLimits = Work
             del store
             mark_updated(Path(store_path))
             bump_generation(Path(store_path))
-            conn.send(("ok", ""))
+            _report(conn, "ok", "")
         except SyntaxError as err:
-            conn.send(("syntax", err.args[0] if err.args else str(err)))
+            _report(conn, "syntax", err.args[0] if err.args else str(err))
         except MemoryError:
-            conn.send(("memory", "the update needed more memory than its limit"))
+            _report(conn, "memory", "the update needed more memory than its limit")
         except Exception as err:  # noqa: BLE001
-            conn.send(("error", f"{type(err).__name__}: {err}"))
+            _report(conn, "error", f"{type(err).__name__}: {err}")
 
 
 def run_update(store_path, update: str, timeout: float, limits: WorkerLimits = WorkerLimits()) -> tuple[str, str]:
@@ -687,7 +740,12 @@ def _run_update(store_path, update: str, timeout: float, limits: WorkerLimits) -
     try:
         if parent.poll(timeout):
             try:
-                return parent.recv()
+                said = json.loads(parent.recv_bytes(HEADER_BYTES))
+                if not (isinstance(said, list) and len(said) == 2 and all(isinstance(x, str) for x in said)):
+                    return "crashed", "the update process answered in a shape it may not"
+                return said[0], said[1]
+            except ValueError:
+                return "crashed", "the update process answered in a shape it may not"
             except EOFError:
                 process.join(timeout=2)
                 words = sandbox.last_words(process.pid)

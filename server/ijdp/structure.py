@@ -575,7 +575,7 @@ def explain_syntax_error(text: str, engine_message: str) -> str:
         hint = ""
     if at == len(found) and unclosed and not hint:
         line, column = _line_column(text, found[unclosed[-1]][2])
-        closer = {"{": "}", "(": ")", "[": "]"}[found[unclosed[-1]][1]]
+        closer = _CLOSERS[found[unclosed[-1]][1]]
         return (f"the query ends before the {found[unclosed[-1]][1]!r} opened at line {line}, column {column} "
                 f"is closed: a {closer!r} is missing")
     if at == len(found):
@@ -590,6 +590,7 @@ def explain_syntax_error(text: str, engine_message: str) -> str:
     return f"{unexpected} at line {where[0]}, column {where[1]}" + (f": {hint}" if hint else "")
 
 
+_CLOSERS = {"{": "}", "(": ")", "[": "]", "<<": ">>", "{|": "|}"}
 _OPERATORS = frozenset({"=", "!=", "<", ">", "<=", ">=", "+", "-", "*", "/", "&&", "||", "!"})
 _TERM_KINDS = frozenset({"var", "iri", "pname", "string", "number", "bnode", "nil", "anon"})
 _PATTERN_BOUNDARIES = frozenset({"{", ".", ";", ","})
