@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pyoxigraph
@@ -456,3 +457,42 @@ def test_no_worker_sends_a_name_to_a_resolver(tmp_path):
     counts = dict(line.split() for line in done.stdout.splitlines())
     assert int(counts["unsandboxed"]) >= 1           # the stand-in hears a lookup made without the sandbox
     assert counts["federation"] == "0" and counts["query"] == "0"
+
+
+def test_the_proxy_ends_an_exchange_with_a_trickling_endpoint_at_its_timeout():
+    """An allow-listed endpoint that sends a byte every 0.2 s for ever: the proxy answers 504 at its timeout."""
+    import socket
+    import threading
+
+    from ijdp.federation import Proxy
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    stop = threading.Event()
+
+    def trickle():
+        connection, _ = listener.accept()
+        connection.recv(65536)
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n")
+        for _ in range(200):                       # bounded: 40 s at most
+            if stop.wait(0.2):
+                break
+            try:
+                connection.sendall(b"x")
+            except OSError:
+                break
+        connection.close()
+
+    threading.Thread(target=trickle, daemon=True).start()
+    proxy = Proxy((f"http://127.0.0.1:{listener.getsockname()[1]}/sparql",), timeout=1.5,
+                  max_answer_bytes=1_000_000, max_request_bytes=10_000)
+    try:
+        started = time.monotonic()
+        status, _, body = through(proxy, "GET", "/endpoint/0?query=ASK%7B%7D")
+        assert status == 504 and b"did not answer within 1.5 s" in body
+        assert time.monotonic() - started < 10        # the trickle alone would last 40 s
+    finally:
+        stop.set()
+        proxy.close()
+        listener.close()

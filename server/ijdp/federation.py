@@ -192,13 +192,18 @@ class _Forwarder(BaseHTTPRequestHandler):
         timeout = self.server.upstream_timeout
         deadline = time.monotonic() + timeout
         connection = kind(parts.hostname, parts.port, timeout=timeout)
+        # Each read has its own timeout; the watchdog makes the timeout the whole exchange's, so an endpoint
+        # trickling a byte every few seconds cannot hold a proxy thread past it.
+        watchdog = threading.Timer(timeout, _cut, args=(connection,))
+        watchdog.daemon = True
+        watchdog.start()
         try:
             connection.request(method, target, body=body, headers=headers)
             response = connection.getresponse()
             if 300 <= response.status < 400:
                 return self._answer(502, f"{endpoint} redirected the query elsewhere (not followed)".encode())
             answer, cap = bytearray(), self.server.max_answer_bytes
-            while chunk := response.read(64 * 1024):
+            while chunk := response.read1(64 * 1024):
                 answer += chunk
                 if len(answer) > cap:
                     return self._answer(502, f"{endpoint} sent more than {cap} bytes".encode())
@@ -208,10 +213,14 @@ class _Forwarder(BaseHTTPRequestHandler):
         except (socket.timeout, TimeoutError):
             self._answer(504, f"{endpoint} did not answer within {timeout:g} s".encode())
         except (OSError, http.client.HTTPException) as err:
-            self._answer(502, f"{endpoint} cannot be reached: {err}".encode())
+            if time.monotonic() >= deadline:
+                self._answer(504, f"{endpoint} did not answer within {timeout:g} s".encode())
+            else:
+                self._answer(502, f"{endpoint} cannot be reached: {err}".encode())
         except ValueError:
             self._answer(400, b"a header that cannot be forwarded")
         finally:
+            watchdog.cancel()
             connection.close()
 
     def _answer(self, status: int, body: bytes, media: str = "text/plain; charset=utf-8") -> None:
@@ -222,6 +231,16 @@ class _Forwarder(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
         self.close_connection = True
+
+
+def _cut(connection) -> None:
+    """End an upstream exchange at its deadline: the read blocked on it fails at once."""
+    sock = connection.sock
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 def _kept(encoded: str, names: tuple) -> str:
