@@ -5,6 +5,7 @@ The live tests bind the attacker to 127.0.0.2 and the victim to 127.0.0.1 (two c
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
 import os
 import shutil
@@ -14,6 +15,7 @@ import threading
 import time
 import urllib.parse
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings as hypothesis_settings, strategies as st
@@ -409,3 +411,21 @@ def test_the_pool_never_holds_more_workers_than_the_budget(dist):
         assert set(statuses) <= {503} and len(statuses) == 24
     finally:
         stop(process)
+
+
+def test_a_crowd_of_active_clients_costs_each_new_one_a_bounded_step():
+    """Past MAX_CLIENTS_KEPT active buckets, a new client looks at FORGET_SCAN of them, not all (under the lock)."""
+    now = [0.0]
+    ledger = Ledger(60, 8, clock=lambda: now[0])
+    for number in range(fairness.MAX_CLIENTS_KEPT + 500):
+        ledger.admit(f"client-{number}")                      # each keeps one query in flight: none forgettable
+    looked = []
+    original = itertools.islice
+    with mock.patch.object(fairness.itertools, "islice", lambda items, n: looked.append(n) or original(items, n)):
+        ledger.admit("one-more")
+    assert looked == [fairness.FORGET_SCAN]
+    for number in range(fairness.MAX_CLIENTS_KEPT + 500):      # all answered, buckets full again a minute later
+        ledger.done(f"client-{number}", 0.0)
+    now[0] += 60
+    ledger.admit("and-another")
+    assert len(ledger._clients) < fairness.MAX_CLIENTS_KEPT + 502   # the least recent idle ones were forgotten

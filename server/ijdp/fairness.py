@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextvars
 import ipaddress
+import itertools
 import math
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +31,7 @@ MIN_QUERY_MEMORY_MB = 128  # below this a query worker answers little; the defau
 WORKER_CODE_MB = 64        # a worker's code and stack, outside its RLIMIT_DATA (an idle worker's RSS: 45 MiB)
 FEDERATION_WORKERS = 4     # the federation pool's most workers (it exists only with an allow-list)
 MAX_CLIENTS_KEPT = 10_000  # buckets kept before full, idle ones are forgotten
+FORGET_SCAN = 64           # least recent buckets looked at for each new client past that
 
 
 class OverBudget(Exception):
@@ -106,7 +109,7 @@ class Ledger:
         self.rate = seconds_per_minute / 60.0
         self.in_flight = in_flight
         self._clock = clock
-        self._clients: dict = {}        # client -> [tokens, when, in flight]
+        self._clients: OrderedDict = OrderedDict()   # client -> [tokens, when, in flight], least recent first
         self._lock = threading.Lock()
 
     def _entry(self, client, now: float) -> list:
@@ -115,12 +118,19 @@ class Ledger:
             if len(self._clients) >= MAX_CLIENTS_KEPT:
                 self._forget(now)
             entry = self._clients[client] = [self.capacity, now, 0]
+        else:
+            self._clients.move_to_end(client)
         entry[0] = min(self.capacity, entry[0] + (now - entry[1]) * self.rate)
         entry[1] = now
         return entry
 
     def _forget(self, now: float) -> None:
-        for client, (tokens, when, flying) in list(self._clients.items()):
+        """Drop the least recent clients whose bucket is full again and who have nothing in flight.
+
+        Only the FORGET_SCAN least recent are looked at, so a crowd of active clients (an IPv6 /48
+        holds 65,536 of them) costs each new one a bounded step, never a scan of them all under the lock.
+        """
+        for client, (tokens, when, flying) in list(itertools.islice(self._clients.items(), FORGET_SCAN)):
             if not flying and tokens + (now - when) * self.rate >= self.capacity:
                 del self._clients[client]
 
