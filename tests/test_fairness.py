@@ -206,7 +206,6 @@ def test_a_small_machine_lowers_each_querys_memory_rather_than_refusing_to_serve
     with pytest.raises(IjdpError):
         plan_memory(Settings(memory_budget_mb=900))
     # What the plan sets is what the workers get, and what the service description declares.
-    from unittest import mock
     with mock.patch.object(fairness, "machine_memory_mb", lambda: (4096, "MemTotal")):
         app = make_app(prepared_store, dist, wait_ready=False)
     try:
