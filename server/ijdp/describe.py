@@ -15,7 +15,8 @@ from rdflib.namespace import DCTERMS, FOAF
 
 from .vocab import IJDP, OA, ORG, PROV, TIME
 
-DESCRIBE = """
+# The prefixes of the page queries (IJDP is replaced by the ontology namespace where they are run).
+PROLOGUE = """
 PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
 PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
@@ -23,7 +24,8 @@ PREFIX prov: <http://www.w3.org/ns/prov#>
 PREFIX oa: <http://www.w3.org/ns/oa#>
 PREFIX dcterms: <http://purl.org/dc/terms/>
 PREFIX ijdp: <IJDP>
-CONSTRUCT {
+"""
+DESCRIBE = PROLOGUE + """CONSTRUCT {
   <R> ?p ?o . ?o skos:prefLabel ?ol . ?o rdfs:label ?orl . ?p rdfs:label ?pl . ?dt rdfs:label ?dtl .
   ?s ?q <R> . ?s skos:prefLabel ?sl . ?s rdfs:label ?srl . ?q rdfs:label ?ql .
   ?st rdf:subject <R> ; rdf:predicate ?sp ; rdf:object ?so ; prov:wasDerivedFrom ?origin ; <RULE> ?rule .
@@ -296,15 +298,7 @@ EVIDENCE = (
     ORIGIN + " . ?origin prov:wasDerivedFrom ?a2 . ?a2 oa:hasTarget ?t2 . ?t2 oa:hasSource ?src2 ; oa:hasSelector ?sel2 ."
              " ?sel2 oa:start ?start2 ; oa:end ?end2",
 )
-FACT_SHEET_QUERY = """
-PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
-PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
-PREFIX prov: <http://www.w3.org/ns/prov#>
-PREFIX oa: <http://www.w3.org/ns/oa#>
-PREFIX dcterms: <http://purl.org/dc/terms/>
-PREFIX ijdp: <IJDP>
-CONSTRUCT {
+FACT_SHEET_QUERY = PROLOGUE + """CONSTRUCT {
   ?s ?p ?o . ?s skos:prefLabel ?sl . ?o skos:prefLabel ?ol . ?o rdfs:label ?orl . ?p rdfs:label ?pl .
   ?st rdf:subject ?s ; rdf:predicate ?p ; rdf:object ?o ; prov:wasDerivedFrom ?origin ; <RULE> ?rule .
   ?origin oa:hasTarget ?t . ?t oa:hasSource ?src ; oa:hasSelector ?sel . ?sel oa:exact ?exact ; oa:start ?start ; oa:end ?end .
